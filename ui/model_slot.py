@@ -1,0 +1,80 @@
+"""One model loaded in a background thread while the UI already serves; reports loading, ready or failed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+LOADING, READY, FAILED = "loading", "ready", "failed"
+
+
+class ModelNotReady(Exception):
+    """Raised to a request that needs the model before it has loaded (or after loading failed)."""
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    device: str
+    dtype: str
+    state: str  # LOADING, READY or FAILED
+    detail: str  # why it failed, or what is being loaded
+    random_weights: bool
+    seconds: float  # time spent loading so far (or in total once done)
+
+
+class ModelSlot:
+    """Holds the loaded model; `loader(name, device, dtype)` runs once in a daemon thread."""
+
+    def __init__(self, name: str, device: str, dtype: str, loader: Callable[[str, str, str], Any]):
+        self.name, self.device, self.dtype = name, device, dtype
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._state, self._detail, self._model = LOADING, "starting", None
+        self._started = self._finished = time.monotonic()
+
+    def start(self) -> ModelSlot:
+        self._started = time.monotonic()
+        threading.Thread(target=self._load, name=f"load {self.name}", daemon=True).start()
+        return self
+
+    def status(self) -> ModelStatus:
+        with self._lock:
+            end = time.monotonic() if self._state == LOADING else self._finished
+            return ModelStatus(
+                name=self.name,
+                device=self.device,
+                dtype=self.dtype,
+                state=self._state,
+                detail=self._detail,
+                random_weights=bool(getattr(self._model, "random_weights", False)) or self.name == "tiny-random",
+                seconds=end - self._started,
+            )
+
+    def get(self) -> Any:
+        """The loaded model, or ModelNotReady with a message for the user."""
+        with self._lock:
+            if self._state == READY:
+                return self._model
+            if self._state == FAILED:
+                raise ModelNotReady(f"The model could not be loaded: {self._detail}")
+        raise ModelNotReady(f"The model {self.name} is still loading; try again in a moment.")
+
+    def _load(self) -> None:
+        with self._lock:
+            self._detail = f"loading {self.name}"
+        try:
+            model = self._loader(self.name, self.device, self.dtype)
+        except Exception as err:  # any failure is reported in the UI instead of killing the server
+            with self._lock:
+                self._state, self._detail, self._finished = (
+                    FAILED,
+                    str(err) or type(err).__name__,
+                    time.monotonic(),
+                )
+            return
+        with self._lock:
+            self._state, self._detail, self._model, self._finished = READY, "", model, time.monotonic()

@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-from reference import load_reference
 
 from inference.checkpoint import CheckpointError, resolve, weight_files
 from inference.config import Molmo2Config
+from reference import load_reference
 
 
 def test_legacy_config_values(tiny_qwen3, tiny_olmo):

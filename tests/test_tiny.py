@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from reference import load_reference
 from safetensors import safe_open
 
 from inference.tiny import CHAT_TEMPLATE, DEMO_STYLES, MOLMO2_TOKENS
+from reference import load_reference
 
 PUBLISHED_TEMPLATE = Path(__file__).resolve().parents[2] / "shared/reference/molmo2-4b/chat_template.jinja"
 

@@ -1,0 +1,89 @@
+"""Generated test media: synthetic scenes with objects at known positions, written with real encoders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """A filled disc moving linearly from (x0, y0) to (x1, y1) (pixels) while visible in [appear, disappear)."""
+
+    id: int
+    colour: tuple[int, int, int]
+    radius: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    appear: float = 0.0
+    disappear: float = float("inf")
+
+    def position(self, t: float, duration: float) -> tuple[float, float] | None:
+        """Centre at time t, or None while the object is not in the scene."""
+        if not self.appear <= t < self.disappear:
+            return None
+        span = min(self.disappear, duration) - self.appear
+        a = 0.0 if span <= 0 else (t - self.appear) / span
+        return self.x0 + a * (self.x1 - self.x0), self.y0 + a * (self.y1 - self.y0)
+
+
+def scene_frame(width: int, height: int, objects: Iterable[SceneObject], t: float, duration: float) -> np.ndarray:
+    """One RGB frame [height, width, 3] uint8: a grey gradient background with the visible objects."""
+    ramp = np.linspace(60, 140, width, dtype=np.float32)
+    background = np.broadcast_to(ramp[None, :, None], (height, width, 3)).astype(np.uint8)
+    image = Image.fromarray(np.ascontiguousarray(background))
+    draw = ImageDraw.Draw(image)
+    for obj in objects:
+        centre = obj.position(t, duration)
+        if centre is not None:
+            x, y, r = centre[0], centre[1], obj.radius
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=obj.colour)
+    return np.asarray(image)
+
+
+def scene_frames(
+    width: int, height: int, fps: float, seconds: float, objects: Iterable[SceneObject]
+) -> Iterator[np.ndarray]:
+    objects = list(objects)
+    for i in range(round(seconds * fps)):
+        yield scene_frame(width, height, objects, i / fps, seconds)
+
+
+def write_video(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    *,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode RGB frames with PyAV (H.264 by default); the container follows the file suffix."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = None
+        for frame in frames:
+            if stream is None:
+                stream = container.add_stream(codec, rate=_rate(fps))
+                stream.height, stream.width = frame.shape[:2]
+                stream.pix_fmt = pix_fmt
+                stream.options = options or {}
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        if stream is not None:
+            for packet in stream.encode():
+                container.mux(packet)
+    return path
+
+
+def _rate(fps: float):
+    from fractions import Fraction
+
+    return Fraction(fps).limit_denominator(1001)

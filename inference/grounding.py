@@ -18,7 +18,7 @@ Kind = Literal["points", "tracks"]
 MAX_ELEMENTS = 100  # element tags read per answer; the rest of the answer stays plain text
 MAX_POINTS = 10_000  # points kept per answer
 MAX_GROUPS = MAX_POINTS  # coords groups read per answer (each real group holds at least one point)
-MAX_COORDS_CHARS = 12 * MAX_POINTS  # coords text read per answer: "12 555 169 " plus a share of its group key
+MAX_COORDS_CHARS = 16 * MAX_POINTS  # coords text read per answer: "9999 555 169 " plus a share of its group key
 MAX_TEXT = 200  # characters kept of a label or an alt text
 MAX_ATTRIBUTES = 8  # attributes read per tag
 MAX_TOKEN = 12  # longest number read in coords ("1234567.5"); anything longer is garbage
@@ -301,8 +301,7 @@ class _Scanner:
                 self._end_coords(self._element, complete=False)
             self._end_element(truncated=True)
         text = "".join(self._display)
-        if "</" in text:
-            stray = sum(text.count(closer) for closer in _STRAY_CLOSERS)
+        if stray := sum(text.count(closer) for closer in _STRAY_CLOSERS):
             for closer in _STRAY_CLOSERS:
                 text = text.replace(closer, "")
             self._warn("removed closing tags without an element", stray)
@@ -354,15 +353,12 @@ class _Scanner:
             self._warn("an element was not closed")
             self._end_element()
             return pos
-        if c == "/":
-            if buf.startswith(">", pos + 1):
-                self._end_element()  # self-closing, as the official regex allows
-                return pos + 2
-            if pos + 1 == len(buf) and not self._final:
-                return pos
-        elif el.attributes < MAX_ATTRIBUTES and (m := _ATTRIBUTE.match(buf, pos)):
+        if c == "/" and buf.startswith(">", pos + 1):
+            self._end_element()  # self-closing, as the official regex allows
+            return pos + 2
+        if el.attributes < MAX_ATTRIBUTES and (m := _ATTRIBUTE.match(buf, pos)):
             return self._start_value(el, *m.groups(), m.end())
-        elif not self._final and len(buf) - pos < _ATTRIBUTE_SPAN and not _TAG_END.search(buf, pos):
+        if not self._final and len(buf) - pos < _ATTRIBUTE_SPAN and not _TAG_END.search(buf, pos):
             return pos  # may be an attribute cut in two
         self._warn("skipped a malformed tag")
         self._state = self._skip
@@ -430,8 +426,6 @@ class _Scanner:
         if buf.startswith(closer, lt):
             self._end_element()
             return lt + len(closer)
-        if not self._final and len(buf) - lt < len(closer) and closer.startswith(buf[lt:]):
-            return lt  # may be the closing tag cut in two
         self._warn("an element was not closed")
         self._end_element()
         return lt

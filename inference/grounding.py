@@ -7,6 +7,8 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import itertools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -259,6 +261,7 @@ class _Element:
     carry: list[str] = field(default_factory=list)  # tokens of an unfinished point
     pending: str = ""  # unfinished token at the end of the coords text so far
     points: list[Point] = field(default_factory=list)
+    written: list[tuple[int | float, int, int, int]] = field(default_factory=list)  # (key, id, x, y) as read
     ids: set[tuple[int | float, int]] = field(default_factory=set)
     spots: set[tuple[int | float, int, int]] = field(default_factory=set)
 
@@ -271,6 +274,7 @@ class _Scanner:
         self._state = self._text
         self._display: list[str] = []
         self._objects: list[GroundedObject] = []
+        self._written: list[tuple] = []  # per object: what identifies it as written, hashed in C
         self._element: _Element | None = None
         self._elements_seen = 0
         self._warnings: dict[str, int] = {}
@@ -451,6 +455,7 @@ class _Scanner:
             self._warn("an element has no label")
         alt = None if el.alt is None else el.alt[:MAX_TEXT]
         self._objects.append(GroundedObject(el.kind, label, alt, tuple(el.points)))
+        self._written.append((el.kind, label, alt, tuple(el.written)))
         self._display.append(label)
 
     def _read_coords(self, el: _Element, text: str) -> None:
@@ -517,9 +522,14 @@ class _Scanner:
         el.carry = tokens[whole:]
 
     def _add_point(self, el: _Element, id_text: str, x_text: str, y_text: str) -> None:
-        pid, x, y = _parse_int(id_text), _parse_int(x_text), _parse_int(y_text)
         key = el.key
-        if pid is None or x is None or y is None or pid == 0:
+        # isascii: int() also reads other scripts' digits, which are not Molmo2 output
+        digits = id_text + x_text + y_text
+        if not (digits.isdigit() and digits.isascii() and max(len(id_text), len(x_text), len(y_text)) <= MAX_TOKEN):
+            self._warn("dropped points that are not an id and two whole numbers")
+            return
+        pid, x, y = int(id_text), int(x_text), int(y_text)
+        if pid == 0:
             self._warn("dropped points that are not an id and two whole numbers")
         elif x > 1000 or y > 1000:
             self._warn("dropped points outside the 0-1000 range")
@@ -533,44 +543,38 @@ class _Scanner:
             self._points_left -= 1
             el.ids.add((key, pid))
             el.spots.add((key, x, y))
+            el.written.append((key, pid, x, y))
             point = Point(key, pid, x / 1000, y / 1000)
             el.points.append(point)
             if self._stream:
                 self._new.append(StreamedPoint(len(self._objects), el.kind, point))
 
     def _deduplicated(self) -> list[GroundedObject]:
-        """Degenerate repetition: identical elements, and track ids following an earlier id's exact path."""
+        """Degenerate repetition: an element written exactly like an earlier one, a track id following an earlier
+        id's exact path."""
         objects: list[GroundedObject] = []
-        seen: set[GroundedObject] = set()
-        for obj in self._objects:
-            if obj.kind == "tracks":
-                obj = self._without_repeated_tracks(obj)
-            if obj in seen:
+        seen: set[tuple] = set()
+        for obj, written in zip(self._objects, self._written):
+            if written in seen:
                 self._warn("dropped repeated elements")
-            else:
-                seen.add(obj)
-                objects.append(obj)
+                continue
+            seen.add(written)
+            objects.append(self._without_repeated_tracks(obj, written[3]) if obj.kind == "tracks" else obj)
         return objects
 
-    def _without_repeated_tracks(self, obj: GroundedObject) -> GroundedObject:
-        paths: dict[int, list[tuple[int | float, float, float]]] = {}
-        for p in obj.points:
-            paths.setdefault(p.id, []).append((p.key, p.x, p.y))
+    def _without_repeated_tracks(self, obj: GroundedObject, written: tuple) -> GroundedObject:
+        by_id = operator.itemgetter(1)
         seen: set[tuple] = set()
-        repeated = set()
-        for pid, path in paths.items():
-            if tuple(path) in seen:
+        repeated: set[int] = set()
+        for pid, points in itertools.groupby(sorted(written, key=by_id), by_id):  # stable: each id's path in order
+            path = tuple(map(operator.itemgetter(0, 2, 3), points))
+            if path in seen:
                 repeated.add(pid)
-            seen.add(tuple(path))
+            seen.add(path)
         if not repeated:
             return obj
         self._warn("dropped tracks repeating another track's path", len(repeated))
         return GroundedObject(obj.kind, obj.label, obj.alt, tuple(p for p in obj.points if p.id not in repeated))
-
-
-def _parse_int(token: str) -> int | None:
-    # isascii: Python's int() also reads other scripts' digits, which are not Molmo2 output
-    return int(token) if token.isascii() and token.isdigit() and len(token) <= MAX_TOKEN else None
 
 
 def _parse_key(token: str) -> int | float | None:

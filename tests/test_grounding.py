@@ -258,6 +258,8 @@ def adversarial_answers(size: int = 1 << 20) -> dict[str, str]:
         "key-only groups": '<tracks coords="' + "0.5;" * (n // 4),
         "one-point groups": '<tracks coords="' + "0.5 1 1 1;" * (n // 10),
         "repeated id": '<points coords="1 ' + "1 " * (n // 2),
+        "distinct points": '<points coords="1 '
+        + " ".join(f"{i} {i % 1000:03d} {i // 1000:03d}" for i in range(n // 14)),
         "garbage tokens": '<points coords="' + "ab " * (n // 3),
         "angle brackets": "<" * n,
         "tag soup": "<points <tracks <points/ <points>" * (n // 33),

@@ -120,6 +120,7 @@ def test_plain_answers_have_no_objects():
     assert (g.objects, g.count, g.stated_count, g.warnings) == ((), None, None, ())
     assert g.text == "A penguin is a flightless bird. <b>Really</b> <point x=1>."
     assert g.to_dict() == {"objects": [], "count": None, "warnings": []}
+    assert parse("") == Grounding(())
 
 
 @pytest.mark.parametrize(

@@ -334,7 +334,7 @@ class _Scanner:
             self._state = self._rest
             return m.start()
         self._elements_seen += 1
-        self._element = _Element(kind=m.group(1))  # type: ignore[arg-type]
+        self._element = _Element(kind=m.group(1))
         self._state = self._tag
         return m.end()
 

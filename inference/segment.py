@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
+import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ _TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base+", (144, 48): "
 MOVE_FAR = 0.2  # a track point this far (share of the frame's longer side) from the last keyframe is a keyframe
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet statistics, as sam2's own frame loaders normalise
 _STD = (0.229, 0.224, 0.225)
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool] | Any  # a callable, or anything with is_set() such as a threading.Event
+Progress = Callable[[int, int], None]  # progress(done, total)
+Cancel = Callable[[], bool] | threading.Event
 
 
 class SegmentError(Exception):
@@ -318,8 +319,9 @@ class Sam2Tracker:
         cancel: Cancel | None = None,
     ) -> Masks:
         """Masks for a video answer's tracks and points. `video`: a file (decoded with inference.video over
-        [start, end] seconds) or Frames. `layout`: the Molmo2 prompt's frames, so keys map to the frames it saw.
-        progress(done, total) after each unit of work; `cancel` is checked between frames (Cancelled)."""
+        [start, end] seconds; its MediaError for a bad file passes through) or Frames. `layout`: the Molmo2
+        prompt's frames, so keys map to the frames it saw. progress(done, total) after each unit of work; `cancel`
+        is checked between frames and raises Cancelled."""
         stopped = _stopped(cancel)
         if isinstance(video, Frames):
             self._check_size(*video.size)
@@ -330,8 +332,8 @@ class Sam2Tracker:
         notes = []
         if stride > 1:
             notes.append(
-                f"{len(frames.indices)} frames are over the {self.limits.max_frames}-frame limit: SAM 2 tracked every "
-                f"{_ordinal(stride)} frame, so masks exist on those frames only"
+                f"{len(frames.indices)} frames are over the {self.limits.max_frames}-frame limit: SAM 2 tracked one "
+                f"frame in {stride}, so masks exist on those frames only"
             )
             frames = frames.every(stride)
         plan = plan_video(grounding, frames, layout, self.limits)
@@ -499,10 +501,11 @@ class Sam2Tracker:
     def _store(
         self, found: dict, plans: Sequence[ObjectPlan], position: int, logits: torch.Tensor, size: tuple[int, int]
     ) -> None:
-        """Logits [n, 1, h, w] -> masks at the original size, as RLE; empty masks are not stored."""
+        """Logits [n, 1, h, w] -> masks at the original size, as RLE; empty masks are not stored. One object at a
+        time: n float masks at 4K would take n x 33 MB of GPU memory."""
         width, height = size
-        full = F.interpolate(logits.float(), size=(height, width), mode="bilinear", align_corners=False)
-        for plan, mask in zip(plans, encode((full[:, 0] > 0).cpu().numpy())):
+        full = [_upsampled(row[None], height, width)[0, 0] > 0 for row in logits]  # each [H, W] bool
+        for plan, mask in zip(plans, encode(torch.stack(full).cpu().numpy())):
             if mask is not None:
                 found[plan.id][position] = mask
 
@@ -588,6 +591,11 @@ def _resized(x: torch.Tensor, size: int) -> torch.Tensor:
     if x.shape[-2:] == (size, size):
         return x
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def _upsampled(logits: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """[1, 1, h, w] mask logits -> [1, 1, height, width], as sam2 brings masks to the video's size."""
+    return F.interpolate(logits.float(), size=(height, width), mode="bilinear", align_corners=False)
 
 
 def _square(image: np.ndarray, size: int) -> np.ndarray:
@@ -763,7 +771,3 @@ def _counter(progress: Progress | None, total: int) -> Callable[[], None]:
             progress(done, total)
 
     return tick
-
-
-def _ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

@@ -278,7 +278,7 @@ def test_long_ranges_are_tracked_every_kth_frame_within_the_cap(tracker):
     )
     masks = capped.track(frames_of((DISC,)), answer("tracks", (DISC,)), layout=LAYOUT)
     assert masks.stride == 3
-    assert masks.warnings[0].startswith("8 frames are over the 3-frame limit: SAM 2 tracked every 3rd frame")
+    assert masks.warnings[0].startswith("8 frames are over the 3-frame limit: SAM 2 tracked one frame in 3")
     assert set(masks.objects[0].frames) == {0, 3, 6}  # original frame indices
     assert masks.to_coco()["info"]["frame_times"] == [i / FPS for i in range(7)]
 

@@ -42,18 +42,20 @@ def font(size: int) -> ImageFont.FreeTypeFont:
 
 
 def draw_marker(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, rgb: RGB, text: str, filled: bool = True):
-    """A disc (observed point) or a ring (interpolated track position) centred on (x, y), labelled `text`."""
+    """A numbered disc (an observed point) or a hollow ring with its id beside it (an interpolated track position,
+    leaving the object visible through it), centred on (x, y)."""
     halo = max(1, round(r / 6))
-    text_font = font(round(r * (1.1 if len(text) <= 2 else 0.8)))
     if filled:
         draw.ellipse(_box(x, y, r + halo), fill=HALO)
         draw.ellipse(_box(x, y, r), fill=rgb, outline=WHITE, width=halo)
-        draw.text((x, y), text, fill=ink(rgb), font=text_font, anchor="mm")
+        draw.text((x, y), text, fill=ink(rgb), font=font(round(r * (1.1 if len(text) <= 2 else 0.8))), anchor="mm")
     else:
-        width = max(2, round(r / 2.5))
-        draw.ellipse(_box(x, y, r + halo), outline=HALO, width=width + 2 * halo)
-        draw.ellipse(_box(x, y, r), outline=rgb, width=width)
-        draw.text((x, y), text, fill=WHITE, font=text_font, anchor="mm", stroke_width=halo, stroke_fill=HALO)
+        ring = max(2, round(r / 4))
+        draw.ellipse(_box(x, y, r + halo), outline=HALO, width=ring + 2 * halo)
+        draw.ellipse(_box(x, y, r), outline=rgb, width=ring)
+        draw.text(
+            (x + r, y - r), text, fill=WHITE, font=font(round(r)), anchor="lb", stroke_width=halo, stroke_fill=HALO
+        )
 
 
 def _box(x: float, y: float, r: float) -> tuple[float, float, float, float]:

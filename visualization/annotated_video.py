@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from visualization.marks import Evidence, count_at, track_dots, video_evidence, visible_points
 from visualization.masks import MaskSet, decode, mask_set
-from visualization.overlay import HALO, WHITE, blend_masks, draw_marker, font, marker_radius
+from visualization.overlay import HALO, WHITE, MaskPatch, blend_masks, draw_marker, font, marker_radius, mask_patch
 from visualization.palette import RGB, id_colour
 
 # veryfast keeps 720p rendering well above real time on two cores; crf 23 is x264's default quality.
@@ -65,7 +65,7 @@ def render_annotated_video(
 
 
 def annotate_frame(
-    image: np.ndarray, evidence: Evidence, t: float, masks: Sequence[tuple[np.ndarray, RGB]] = ()
+    image: np.ndarray, evidence: Evidence, t: float, masks: Sequence[tuple[MaskPatch, RGB]] = ()
 ) -> Image.Image:
     """One output frame: masks, the points around t, track dots, and a count/time badge; padded to even size."""
     h, w = image.shape[:2]
@@ -90,18 +90,20 @@ def _draw_badge(draw: ImageDraw.ImageDraw, short_side: int, text: str) -> None:
 
 
 class _MaskFrames:
-    """Masks shown on each frame as (boolean [H, W] at the frame's size, colour); decodes each RLE once."""
+    """Masks shown on each frame as (patch at the frame's size, colour); decodes each RLE once."""
 
     def __init__(self, masks: MaskSet, evidence: Evidence):
         self.masks, self.evidence = masks, evidence
-        self.decoded: dict[int, tuple[int, np.ndarray]] = {}  # id -> (masked frame index, mask at frame size)
+        self.decoded: dict[int, tuple[int, MaskPatch | None]] = {}  # id -> (masked frame index, patch)
 
-    def at(self, frame_index: int, shape: tuple[int, ...]) -> list[tuple[np.ndarray, RGB]]:
+    def at(self, frame_index: int, shape: tuple[int, ...]) -> list[tuple[MaskPatch, RGB]]:
         shown = []
         for id, (key, rle) in self.masks.at(frame_index).items():
             if self.decoded.get(id, (None,))[0] != key:
-                self.decoded[id] = (key, _resize_nearest(decode(rle), shape[:2]))
-            shown.append((self.decoded[id][1], id_colour(self.evidence.slot_of(id))))
+                self.decoded[id] = (key, mask_patch(_resize_nearest(decode(rle), shape[:2])))
+            patch = self.decoded[id][1]
+            if patch is not None:
+                shown.append((patch, id_colour(self.evidence.slot_of(id))))
         return shown
 
 

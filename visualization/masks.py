@@ -80,4 +80,4 @@ def mask_set(coco: Mapping[str, Any]) -> MaskSet:
 def decode(rle: dict) -> np.ndarray:
     """COCO RLE -> boolean mask [H, W]."""
     rle = {"size": rle["size"], "counts": rle["counts"].encode() if isinstance(rle["counts"], str) else rle["counts"]}
-    return mask_utils.decode(rle).astype(bool)
+    return mask_utils.decode(rle).view(bool)  # 0/1 bytes: a view, not a copy

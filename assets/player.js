@@ -21,7 +21,7 @@ function mountEvidencePlayer(host, data) {
   const source = (v) => (typeof v === "string" ? v : v && v.url);
 
   host.replaceChildren();
-  const root = el("div", "m2p", host, { tabindex: "0", role: "region", "aria-label": "video with the grounded answer" });
+  const root = el("div", "m2p", host, { tabindex: "0", role: "region", "aria-label": "video with grounded answer" });
   const stage = el("div", "m2p-stage", root);
   const video = el("video", "m2p-video", stage, { playsinline: "", preload: "auto" });
   video.muted = true; // lets play() start without a prior gesture on every browser
@@ -54,15 +54,12 @@ function mountEvidencePlayer(host, data) {
   };
 
   // Timeline: one row per kind of evidence; every lane maps [0, duration] onto its width.
-  const lanes = [];
   function row(name, colour) {
     const line = el("div", "m2p-row", timeline);
     const title = el("span", "m2p-name", line, { title: name });
     if (colour) el("span", "m2p-swatch", title).style.background = colour;
     title.append(name);
-    const lane = el("div", "m2p-lane", line);
-    lanes.push(lane);
-    return lane;
+    return el("div", "m2p-lane", line);
   }
   const at = (node, t, t2) => {
     node.style.left = `${(100 * t) / duration}%`;
@@ -70,13 +67,13 @@ function mountEvidencePlayer(host, data) {
     return node;
   };
   const mark = (lane, className, t, colour, label) => {
-    const node = at(el("button", className, lane, { type: "button", "data-t": t, title: label, "aria-label": label }), t);
+    const node = el("button", className, lane, { type: "button", "data-t": t, title: label, "aria-label": label });
+    at(node, t);
     node.style.background = colour;
     return node;
   };
   function buildTimeline() {
     timeline.replaceChildren();
-    lanes.length = 0;
     if (!duration) return;
     if (data.points.length) {
       const lane = row("points");
@@ -93,7 +90,8 @@ function mountEvidencePlayer(host, data) {
     const masks = new Map(data.masks.map((m) => [m.id, m]));
     for (const track of data.tracks) {
       const lane = row(`${track.id} ${track.label}`, track.colour);
-      for (const run of track.runs) at(el("span", "m2p-run", lane), run.start, run.end).style.background = track.colour;
+      for (const run of track.runs)
+        at(el("span", "m2p-run", lane), run.start, run.end).style.background = track.colour;
       for (const [t] of track.runs.flatMap((run) => run.keys))
         mark(lane, "m2p-key", t, track.colour, `${track.label} ${track.id} at ${t.toFixed(2)} s`);
       maskStripes(lane, masks.get(track.id));
@@ -108,7 +106,8 @@ function mountEvidencePlayer(host, data) {
   }
   function maskStripes(lane, m) {
     if (!m) return;
-    for (const [a, b] of m.spans) at(el("span", "m2p-mask", lane, { title: `mask ${m.id}` }), a, b).style.background = m.colour;
+    for (const [a, b] of m.spans)
+      at(el("span", "m2p-mask", lane, { title: `mask ${m.id}` }), a, b).style.background = m.colour;
   }
 
   // Overlay: markers are sized like the MP4's (a fraction of the shorter side of the picture) and placed on the
@@ -185,12 +184,14 @@ function mountEvidencePlayer(host, data) {
     if (box && !data.burned) {
       const r = Math.max(data.marker[1], data.marker[0] * Math.min(box.w, box.h));
       for (const p of data.points)
-        if (Math.abs(p.t - t) <= data.half) marker(box.x + p.x * box.w, box.y + p.y * box.h, r, p.colour, p.ink, String(p.id), true);
+        if (Math.abs(p.t - t) <= data.half)
+          marker(box.x + p.x * box.w, box.y + p.y * box.h, r, p.colour, p.ink, String(p.id), true);
       for (const track of data.tracks) {
         const run = track.runs.find((run) => run.start <= t && t <= run.end);
         if (!run) continue;
         const dot = trackDot(run, t);
-        marker(box.x + dot.x * box.w, box.y + dot.y * box.h, r, track.colour, track.ink, String(track.id), dot.observed);
+        const [x, y] = [box.x + dot.x * box.w, box.y + dot.y * box.h];
+        marker(x, y, r, track.colour, track.ink, String(track.id), dot.observed);
       }
     }
     time.textContent = `${clock(t)} / ${clock(duration)}`;
@@ -199,13 +200,20 @@ function mountEvidencePlayer(host, data) {
     const head = timeline.querySelector(".m2p-head");
     if (head && duration) head.style.setProperty("--m2p-at", String(Math.min(t / duration, 1)));
   }
+  // While playing, redraw once per presented video frame (per animation frame where that callback is missing).
+  let pending = false;
   function loop(now, frame) {
+    pending = false;
     if (!alive) return;
     draw(frame ? frame.mediaTime : video.currentTime);
     if (!video.paused) schedule();
   }
-  const schedule = () =>
-    video.requestVideoFrameCallback ? video.requestVideoFrameCallback(loop) : requestAnimationFrame(loop);
+  function schedule() {
+    if (pending) return;
+    pending = true;
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(loop);
+    else requestAnimationFrame(loop);
+  }
 
   // Navigation: previous/next evidence time, by buttons and arrow keys; the timeline seeks on tap, click or drag.
   const stop = (direction) => {
@@ -223,7 +231,7 @@ function mountEvidencePlayer(host, data) {
   video.addEventListener("click", toggle);
   root.addEventListener("keydown", (event) => {
     const actions = { ArrowLeft: () => step(-1), ArrowRight: () => step(1), " ": toggle };
-    if (!actions[event.key] || event.target.closest("a")) return;
+    if (!actions[event.key] || (event.key === " " && event.target.closest("button, a"))) return; // let Space press it
     event.preventDefault();
     actions[event.key]();
   });
@@ -261,7 +269,7 @@ function mountEvidencePlayer(host, data) {
   video.addEventListener("play", schedule);
   for (const name of ["seeked", "timeupdate", "pause", "loadeddata"]) video.addEventListener(name, () => draw());
   video.addEventListener("error", () => {
-    notice.textContent = "This browser cannot play this video. Download the annotated MP4 instead.";
+    notice.textContent = "This browser cannot play this video's format; the annotated MP4 (H.264) plays everywhere.";
   });
   root.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
   const resize = new ResizeObserver(() => draw());

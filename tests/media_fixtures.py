@@ -87,3 +87,29 @@ def _rate(fps: float):
     from fractions import Fraction
 
     return Fraction(fps).limit_denominator(1001)
+
+
+def png_bytes(
+    width: int,
+    height: int,
+    *,
+    bit_depth: int = 8,
+    colour_type: int = 2,
+    pixels: np.ndarray | None = None,
+    chunks: Iterable[tuple[bytes, bytes]] = (),
+) -> bytes:
+    """A PNG written by hand: any bit depth / colour type, or only a header when `pixels` is None (a bomb's
+    header costs nothing to write). `pixels` [H, W, C] (or [H, W]) with a dtype of the bit depth's width."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0))
+    out += b"".join(chunk(kind, data) for kind, data in chunks)
+    if pixels is not None:
+        rows = np.ascontiguousarray(pixels.astype(pixels.dtype.newbyteorder(">"))).reshape(height, -1).view(np.uint8)
+        raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter type 0 on every row
+        out += chunk(b"IDAT", zlib.compress(raw.tobytes()))
+    return out + chunk(b"IEND", b"")

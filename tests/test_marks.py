@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from inference.grounding import parse
 from visualization.marks import (
     DEFAULT_INTERVAL,
     count_at,
@@ -94,3 +95,13 @@ def test_image_points_group_by_image_index():
     assert sorted(by_image) == [1, 2]
     assert [p.id for p in by_image[2]] == [2, 3, 4]
     assert [(e.label, e.count, e.slot) for e in legend(by_image[2])] == [("cat", 2, 0), ("dog", 1, 1)]
+
+
+def test_parsed_answers_from_the_grounding_parser():
+    video = parse('<tracks alt="dog" coords="0.0 1 635 522;0.5 1 606 490;2.0 1 500 500">the dog</tracks>')
+    evidence = video_evidence(video, FRAME_TIMES)
+    (track,) = evidence.tracks
+    assert (track.id, track.label, [len(r.keys) for r in track.runs]) == (1, "the dog", [2, 1])
+    assert track.runs[0].keys[1].x == pytest.approx(0.606)
+    images = parse('Counting the <points coords="1 1 555 169;2 2 649 154">boats</points> shows a total of 2.')
+    assert {index: [p.id for p in points] for index, points in image_points(images).items()} == {1: [1], 2: [2]}

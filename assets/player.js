@@ -34,7 +34,7 @@ function mountEvidencePlayer(host, data) {
   const next = button("m2p-next", "Next \u25B6", "Next point (Right arrow)");
   const time = el("span", "m2p-time", bar);
   const count = el("span", "m2p-count", bar, { "aria-live": "polite" });
-  if (data.download) {
+  if (data.annotated) {
     const link = el("a", "m2p-button m2p-download", bar, { href: source(data.video), download: "annotated.mp4" });
     link.textContent = "Download MP4";
   }
@@ -181,7 +181,7 @@ function mountEvidencePlayer(host, data) {
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, w, h);
     const box = picture(w, h);
-    if (box && !data.burned) {
+    if (box && !data.annotated) {
       const r = Math.max(data.marker[1], data.marker[0] * Math.min(box.w, box.h));
       for (const p of data.points)
         if (Math.abs(p.t - t) <= data.half)

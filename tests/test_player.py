@@ -116,7 +116,7 @@ def test_player_value_is_plain_data(clips):
     clip, annotated = clips
     value = player_value(clip, answer(), frame_times=FRAME_TIMES, masks=masks(), mask_video=annotated)
     assert json.loads(json.dumps(value)) == value
-    assert value["video"] == {"path": str(annotated), "meta": {"_type": "gradio.FileData"}} and value["burned"]
+    assert value["video"] == {"path": str(annotated), "meta": {"_type": "gradio.FileData"}} and value["annotated"]
     assert [(p["t"], p["colour"]) for p in value["points"]] == [(1.0, hex_colour(DOT)), (2.5, hex_colour(DOT))]
     (track,) = value["tracks"]
     assert track["colour"] == hex_colour(BALL_ID) and [(r["start"], r["end"]) for r in track["runs"]] == [

@@ -10,7 +10,7 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from visualization.marks import Evidence, Point, count_at, first_evidence
+from visualization.marks import Evidence, Point, count_at
 from visualization.palette import hex_colour, id_colour
 
 HOVER = "%{customdata[0]}<br>t = %{customdata[1]:.2f} s<br>x = %{customdata[2]:.4~g}, y = %{customdata[3]:.4~g}"
@@ -18,7 +18,7 @@ HOVER = "%{customdata[0]}<br>t = %{customdata[1]:.2f} s<br>x = %{customdata[2]:.
 
 def count_chart(evidence: Evidence, duration: float | None = None, size: tuple[int, int] | None = None) -> go.Figure:
     """Running count (a step line) with a marker per pointed or tracked object at its first evidence."""
-    firsts = first_evidence(evidence)
+    firsts = evidence.firsts
     end = max([duration or 0.0, *(p.key for p in firsts)])
     times = [0.0, *(p.key for p in firsts), end]
     figure = go.Figure(

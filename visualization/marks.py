@@ -11,6 +11,7 @@ import statistics
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 # Molmo2 samples video at up to 2 fps (docs/molmo2-inference.md §5.1); used when the frame times are unknown.
@@ -89,7 +90,15 @@ class Evidence:
 
     @property
     def total(self) -> int:
-        return len({p.id for p in self.points} | {t.id for t in self.tracks})
+        return len(self.firsts)
+
+    @cached_property
+    def firsts(self) -> tuple[Point, ...]:
+        """Each id's first point or track keyframe, in time order: the steps of the running count."""
+        first: dict[int, Point] = {}
+        for p in sorted([*self.points, *(track.runs[0].keys[0] for track in self.tracks)], key=lambda p: p.key):
+            first.setdefault(p.id, p)
+        return tuple(first.values())
 
     @property
     def stops(self) -> tuple[float, ...]:
@@ -217,15 +226,6 @@ def track_dots(evidence: Evidence, t: float) -> list[TrackDot]:
     return dots
 
 
-def first_evidence(evidence: Evidence) -> list[Point]:
-    """Each id's first point or track keyframe, in time order: the running count's steps."""
-    firsts: dict[int, Point] = {}
-    candidates = [*evidence.points, *(track.runs[0].keys[0] for track in evidence.tracks)]
-    for p in sorted(candidates, key=lambda p: p.key):
-        firsts.setdefault(p.id, p)
-    return list(firsts.values())
-
-
 def count_at(evidence: Evidence, t: float) -> int:
     """Running count: distinct ids whose first evidence is at or before t."""
-    return sum(1 for p in first_evidence(evidence) if p.key <= t)
+    return bisect_right([p.key for p in evidence.firsts], t)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from visualization.marks import Evidence, Track, first_evidence, legend, video_evidence
+from visualization.marks import Evidence, Track, legend, video_evidence
 from visualization.masks import mask_set
 from visualization.overlay import MARKER_FRACTION, MARKER_MIN
 from visualization.palette import hex_colour, id_colour, ink
@@ -51,8 +51,7 @@ def player_value(
     shown = mask_video if mask_video is not None else video
     return {
         "video": _served(shown),
-        "burned": mask_video is not None,
-        "download": mask_video is not None,
+        "annotated": mask_video is not None,  # marks are burned into the video (no canvas drawing); downloadable
         "duration": duration,
         "half": evidence.timing.half_window,
         "observed": evidence.timing.observed,
@@ -64,7 +63,7 @@ def player_value(
         "masks": _mask_coverage(masks, evidence),
         "sampled": list(evidence.sampled),
         "stops": list(evidence.stops),
-        "firsts": [p.key for p in first_evidence(evidence)],
+        "firsts": [p.key for p in evidence.firsts],
         "total": evidence.total,
         "legend": [
             {"label": e.label, "count": e.count, "colour": hex_colour(id_colour(e.slot))}

@@ -17,8 +17,10 @@ from ratings.sessions import (
     choose_pair,
     load_session,
     plan_pairs,
+    prepare_battles,
     session_from_dict,
 )
+from ratings.store import Store
 
 SYSTEMS = [
     {"id": "s1", "name": "Molmo2-4B", "model": "allenai/Molmo2-4B", "revision": "c0ffee", "settings": {}},
@@ -26,7 +28,7 @@ SYSTEMS = [
         "id": "s2",
         "name": "Molmo2-8B",
         "model": "allenai/Molmo2-8B",
-        "revision": "beef",
+        "revision": "beefcafe1234",
         "settings": {"max_frames": 384},
     },
     {"id": "s3", "name": "Molmo2-4B sampling", "model": "allenai/Molmo2-4B", "settings": {"temperature": 0.7}},
@@ -178,3 +180,26 @@ def test_choose_pair_takes_least_shown(tmp_path):
     assert picks == {("s1", "s3"), ("s2", "s3")}
     assert choose_pair(session, pair_served | {("s1", "s3"): 2}, random.Random(0)) == ("s2", "s3")
     assert choose_pair(session, {("s1", "s2"): 1, ("s2", "s3"): 1}, random.Random(0)) == ("s1", "s3")
+
+
+def test_prepare_battles_answers_each_input_once_per_system_and_resumes(tmp_path):
+    session = load_session(write_session(tmp_path / "session", n_inputs=5))
+    store = Store(f"sqlite:///{tmp_path / 'ratings.sqlite'}", salt="salt", app_version="test")
+    store.create_session(session)
+    calls = Counter()
+
+    def answer(system, item):
+        calls[(system.id, item.id)] += 1
+        if sum(calls.values()) == 7:
+            raise InterruptedError("the organiser stops the batch half-way")
+        return fake_answer(system, item)
+
+    with pytest.raises(InterruptedError):
+        prepare_battles(store, session, answer)
+    done = len(store.battle_pairs("demo"))
+    assert 0 < done < 15
+    assert prepare_battles(store, session, answer) == 15 - done
+    assert prepare_battles(store, session, answer) == 0
+    assert store.battle_pairs("demo") == set(plan_pairs(session))
+    assert set(calls) == {(s.id, i.id) for s in session.systems for i in session.inputs}
+    assert sum(calls.values()) == 15 + 1  # every answer computed once, plus the call that was interrupted

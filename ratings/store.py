@@ -614,7 +614,7 @@ def open_store(app_version: str, cache_dir: str | Path, env: Mapping[str, str] |
     """The store the app uses: MOLMO2_RATINGS_DB (any SQLAlchemy URL; default a SQLite file in `cache_dir`) and
     MOLMO2_RATINGS_SALT (default: a random salt created once in `cache_dir`/ratings.salt, mode 0600)."""
     env = os.environ if env is None else env
-    cache_dir = Path(cache_dir)
+    cache_dir = Path(cache_dir).expanduser()
     url = env.get("MOLMO2_RATINGS_DB") or f"sqlite:///{cache_dir / 'ratings.sqlite'}"
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from ratings.leaderboard import leaderboards
 from ratings.sessions import Answer, SessionError, battle_on_demand, load_session, prepare_battles
 from ratings.store import DuplicateVote, InvalidVote, Store, TooEarly, UnknownBattle, UnknownSession, open_store
 from test_ratings_sessions import fake_answer, write_session
@@ -318,6 +319,35 @@ def test_open_store_defaults_to_sqlite_in_cache_dir_with_a_private_salt(tmp_path
     chosen = open_store("1.0", tmp_path / "cache", env=env)
     assert chosen.url.database == str(tmp_path / "elsewhere.db")
     assert chosen.hash_id("rater", "x") != first.hash_id("rater", "x")
+
+
+def test_two_raters_run_a_session_from_jsonl_to_the_leaderboard(tmp_path):
+    session = load_session(write_session(tmp_path / "session", n_inputs=30, options={"rubric": True}))
+    store = make_store(tmp_path)
+    store.create_session(session)
+    error = {"s1": 3, "s2": 1, "s3": 0}  # how far each system's count is from the truth (7)
+
+    def answer(system, item):
+        return Answer(f"I count {7 + error[system.id]} cars.", {"count": 7 + error[system.id]})
+
+    prepare_battles(store, session, answer)
+
+    def rate(rater: str) -> None:  # judges only what is shown: the count closer to 7 wins
+        while (battle := store.next_battle("demo", rater)) is not None:
+            off_a, off_b = abs(battle.a.grounding["count"] - 7), abs(battle.b.grounding["count"] - 7)
+            choice = "tie" if off_a == off_b else "a" if off_a < off_b else "b"
+            store.vote("demo", battle.battle_id, rater, choice, rubric={"a": {"count_right": off_a == 0}})
+
+    raters = [threading.Thread(target=rate, args=(name,)) for name in ("hf:alice", "session:bob")]
+    for t in raters:
+        t.start()
+    for t in raters:
+        t.join()
+    assert len(store.votes("demo")) == 2 * 90
+    board = leaderboards(store.comparisons("demo"), {s.id: s.name for s in session.systems})["all"]
+    assert [s.system for s in board.standings] == ["s3", "s2", "s1"]
+    assert all(s.ci_low < s.score < s.ci_high and s.votes == 120 for s in board.standings)
+    assert board.standings[0].ci_low > board.standings[1].ci_high  # clearly separated
 
 
 # Concurrency -------------------------------------------------------------------------------------------------

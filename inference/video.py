@@ -37,7 +37,9 @@ _OPEN_OPTIONS = {"format_whitelist": ",".join(CONTAINERS), "protocol_whitelist":
 _MP4_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
 BACKENDS = ("auto", "pyav", "decord")
 _DECORD_CODECS = set(CODECS) - {"av1"}  # decord 0.6 has no AV1 decoder
-DEFAULT_BACKEND = "pyav"  # what "auto" starts with; bench/decode.py measures both
+# What "auto" starts with: PyAV was as fast as decord with 8 s keyframe gaps and faster with 1 s gaps (bench/decode.py,
+# README "Media limits"), decodes AV1, and reads the upload through the allowlisted file object. decord is the fallback.
+DEFAULT_BACKEND = "pyav"
 _ROOT = Path(__file__).resolve().parents[1]
 _MAX_HEADER = 1 << 24  # bytes of one JSON message from the child
 
@@ -385,7 +387,9 @@ class _Timeline:
         last = durations[-1] * time_base.numerator / time_base.denominator
         if last <= 0:
             last = float(np.median(gaps)) if len(gaps) else 0.04
-        # A frame ends where the next one starts: packet durations follow decode order, not presentation order.
+        # A frame ends where the next one starts, so the frame picked for t is the one on screen at t, as with
+        # torchcodec's get_frames_played_at (the official training loader). decord's end times (start + nominal
+        # frame length) give the same frames at constant frame rate only; packet durations follow decode order.
         self.ends = np.append(self.starts[1:], self.starts[-1] + last)  # [N]
         self.keyframes = np.union1d(np.flatnonzero(keyframes), [0])  # [K] frame 0 is always a place to start
 
@@ -419,7 +423,7 @@ def _opened(path: str) -> Iterator:
 
 def _index(container, limits: VideoLimits) -> tuple[VideoInfo, _Timeline]:
     """Choose the stream, check the header against the limits, then list every packet (and decode the first frame
-    for its size, pixel format and rotation)."""
+    for its size, pixel format and rotation). Only FFmpeg's stream probing in av.open decodes anything earlier."""
     import av
 
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]

@@ -133,6 +133,17 @@ def test_ten_second_clip(clips, backend):
     assert (info.frame_count, info.duration, info.fps, info.notes) == (100, 10.0, 10.0, ())
 
 
+def test_same_frames_as_the_official_decord_loader_at_constant_frame_rate(clips):
+    # molmo-utils' decord path (§5.1(a)): D from decord's frame stamps, then searchsorted right on their end times.
+    import decord
+
+    stamps = decord.VideoReader(str(clips["10s"])).get_frame_timestamp(list(range(100)))  # [N, 2] start, end
+    times = np.array(sample_times(float(stamps[-1, 1] - stamps[0, 0])))
+    official = np.minimum(np.searchsorted(stamps[:, 1], times + stamps[0, 0], side="right"), 99)
+    clip = load_clip(clips["10s"])
+    assert clip.times == pytest.approx(times) and list(clip.frame_indices) == official.tolist()
+
+
 def test_probe_matches_the_clip(clips):
     assert probe_video(clips["10s"]) == load_clip(clips["10s"], max_frames=2).info
 
@@ -153,7 +164,8 @@ def test_clip_range(clips):
 def test_variable_frame_rate_uses_presentation_times(clips, backend):
     clip = load_clip(clips["vfr"], backend=backend)
     assert clip.info.frame_count == len(VFR_TIMES)
-    # The frame on screen at t: the last one that started at or before t, from the times the clip was written with.
+    # The frame on screen at t: the last one that started at or before t, from the times the clip was written with
+    # (torchcodec's "played at"; decord's end times, start + nominal frame length, would pick later frames here).
     expected = [max(i for i, start in enumerate(VFR_TIMES) if start <= t + 1e-9) for t in clip.times]
     assert list(clip.frame_indices) == expected and numbers(clip.frames) == expected
     assert clip.times == tuple(sample_times(clip.info.duration))

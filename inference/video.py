@@ -37,8 +37,8 @@ _OPEN_OPTIONS = {"format_whitelist": ",".join(CONTAINERS), "protocol_whitelist":
 _MP4_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
 BACKENDS = ("auto", "pyav", "decord")
 _DECORD_CODECS = set(CODECS) - {"av1"}  # decord 0.6 has no AV1 decoder
-# What "auto" starts with: PyAV was as fast as decord with 8 s keyframe gaps and faster with 1 s gaps (bench/decode.py,
-# README "Media limits"), decodes AV1, and reads the upload through the allowlisted file object. decord is the fallback.
+# What "auto" starts with: PyAV was faster than decord on the sampling pattern (bench/decode.py, README "Media limits"),
+# decodes AV1 and cue-less browser WebM where decord fails, and reads the upload through the allowlisted file object.
 DEFAULT_BACKEND = "pyav"
 _ROOT = Path(__file__).resolve().parents[1]
 _MAX_HEADER = 1 << 24  # bytes of one JSON message from the child
@@ -435,7 +435,8 @@ def _index(container, limits: VideoLimits) -> tuple[VideoInfo, _Timeline]:
     codec = stream.codec_context.codec.canonical_name
     if codec not in CODECS:
         raise MediaError(f"unsupported video codec {codec} (accepted: {', '.join(CODECS.values())})")
-    header_duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+    # Matroska keeps the duration at the container level; a lying header is caught again by the packet count.
+    header_duration = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
     header_fps = float(stream.average_rate or 0)
     _check_limits(limits, stream.codec_context.width, stream.codec_context.height, header_fps, header_duration)
 

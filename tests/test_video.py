@@ -269,8 +269,9 @@ def test_8k_is_refused_before_decoding(tmp_path):
     user_error(message, load_clip, path)
 
 
-def test_very_long_video_is_refused_with_the_limit(tmp_path):
-    path = write_timed_video(tmp_path / "long.mp4", [0.0, 3 * 3600.0])
+@pytest.mark.parametrize("name", ["long.mp4", "long.mkv"])
+def test_very_long_video_is_refused_with_the_limit(tmp_path, name):
+    path = write_timed_video(tmp_path / name, [0.0, 3 * 3600.0])
     user_error(r"video too long: 3:00:0\d \(max 10:00\)", probe_video, path)
 
 
@@ -286,6 +287,18 @@ def test_other_limits_are_configurable(clips):
 
 
 # --- odd files: defined handling ---
+
+
+def test_browser_recording_without_index_or_duration(tmp_path):
+    # What MediaRecorder (a webcam recording in the page) writes: WebM with no cues and no duration.
+    path = write_timed_video(
+        tmp_path / "webcam.webm", [i / 30 for i in range(150)], codec="libvpx", container_options={"live": "1"}
+    )
+    with av.open(str(path)) as container:
+        assert container.duration is None and b"\x1c\x53\xbb\x6b" not in path.read_bytes()  # no Cues element
+    clip = load_clip(path, max_frames=6)
+    assert clip.info.frame_count == 150 and clip.info.duration == pytest.approx(5.0, abs=0.05)
+    assert numbers(clip.frames) == list(clip.frame_indices) == [0, 30, 60, 90, 120, 149]
 
 
 def test_audio_only_file(tmp_path):

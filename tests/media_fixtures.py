@@ -164,7 +164,8 @@ def write_timed_video(
         stream.height, stream.width = stored
         stream.pix_fmt = pix_fmt
         stream.options = options or {}
-        stream.set_display_rotation(-rotate)  # PyAV's angle is counter-clockwise
+        if rotate:
+            stream.set_display_rotation(-rotate)  # PyAV's angle is counter-clockwise
         for i, t in enumerate(times):
             image = np.ascontiguousarray(np.rot90(numbered_frame(i, width, height), rotate // 90))
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")

@@ -137,5 +137,8 @@ def _scale_16bit(image: Image.Image) -> Image.Image:
     values = np.asarray(image)  # [H, W] uint16 (I;16*) or int32 (I, accepted when it holds 16-bit samples)
     if values.min() < 0 or values.max() > 0xFFFF:
         raise MediaError("32-bit images are not supported; upload an 8- or 16-bit image")
-    scaled = (values.astype(np.uint32) * 255 + 32767) // 65535  # round(v * 255 / 65535)
-    return Image.fromarray(scaled.astype(np.uint8), mode="L")
+    grey = ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)  # round(v * 255 / 65535)
+    transparent = image.info.get("transparency")  # a 16-bit grey PNG's tRNS: one sample value
+    if isinstance(transparent, int):
+        return Image.fromarray(np.dstack([grey, np.where(values == transparent, 0, 255).astype(np.uint8)]))  # LA
+    return Image.fromarray(grey)

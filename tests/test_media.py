@@ -179,6 +179,9 @@ def test_16_bit_grey_png_is_scaled_not_clipped():
     pixels = np.asarray(load_image(png_bytes(4, 1, bit_depth=16, colour_type=0, pixels=ramp)).image)
     assert pixels[0, :, 0].tolist() == [0, 4, 128, 255]  # Pillow's own convert("L") gives [0, 255, 255, 255]
     assert (pixels[..., 0] == pixels[..., 2]).all()
+    with_trns = png_bytes(4, 1, bit_depth=16, colour_type=0, pixels=ramp, chunks=[(b"tRNS", b"\x80\x00")])
+    pixels = np.asarray(load_image(with_trns).image)  # 32768 is the transparent value
+    assert pixels[0, :, 0].tolist() == [0, 4, 255, 255]
 
 
 def test_16_bit_rgb_and_rgba_png():

@@ -524,13 +524,13 @@ def _decord_sampled(path: str, info: VideoInfo, wanted: list[int]) -> Iterator[t
 
 
 def _pyav_sampled(container, timeline: _Timeline, info: VideoInfo, wanted: list[int]) -> Iterator:
-    """Decode forward from the keyframe before each target, seeking only when that skips frames; only the targets
-    are converted to RGB."""
+    """Decode forward from the keyframe before each target, seeking only when that skips frames; frames nobody
+    needs are not decoded when no other frame refers to them, and only the targets are converted to RGB."""
     stream = container.streams[info.stream_index]
-    frames, position = None, -1
+    frames, position, targets = None, -1, set(wanted)
     for target in wanted:
         if frames is None or timeline.keyframe_before(target) > position + 1:
-            frames = _frames_from(container, stream, timeline, target)
+            frames = _frames_from(container, stream, timeline, target, targets)
         frame = _take(frames, target)
         if frame is None:
             raise MediaError(f"the video is damaged: frame {target} of {info.frame_count} could not be decoded")
@@ -555,16 +555,38 @@ def _pyav_frames(container, timeline: _Timeline, info: VideoInfo, indices: range
             yield index, _upright(frame, info.rotation)
 
 
-def _frames_from(container, stream, timeline: _Timeline, target: int) -> Iterator:
+def _frames_from(container, stream, timeline: _Timeline, target: int, wanted: set[int] | None = None) -> Iterator:
     """(index, frame) pairs decoded from the keyframe before `target`, or from the stream start when seeking there
-    lands after the target (an index that points too late)."""
+    lands after the target (an index that points too late). With `wanted`, other frames may be skipped."""
     for key in dict.fromkeys((timeline.keyframe_before(target), 0)):
         container.seek(int(timeline.pts[key]), stream=stream)  # backward: the keyframe at or before
-        decoded = ((timeline.index_of(_pts(frame)), frame) for frame in container.decode(stream))
+        packets = _decode(container, stream, timeline, wanted)
+        decoded = ((timeline.index_of(_pts(frame)), frame) for frame in packets)
         first = next(decoded, None)
         if first is not None and first[0] <= target:
             return itertools.chain([first], decoded)
     return iter(())
+
+
+def _decode(container, stream, timeline: _Timeline, wanted: set[int] | None) -> Iterator:
+    """Frames of `stream` from the current position. With `wanted` (frame indices), the decoder skips frames that
+    are neither wanted nor referenced by later frames (FFmpeg's skip_frame=NONREF): the pixels of every decoded
+    frame are unchanged, and about half of an x264 stream's frames need no work."""
+    if wanted is None:
+        yield from container.decode(stream)
+        return
+    codec = stream.codec_context
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # end of stream: flush what the decoder still holds
+                yield from codec.decode(None)
+                continue
+            ticks = packet.pts if packet.pts is not None else packet.dts
+            needed = ticks is None or timeline.index_of(ticks) in wanted
+            codec.skip_frame = "DEFAULT" if needed else "NONREF"
+            yield from codec.decode(packet)
+    finally:
+        codec.skip_frame = "DEFAULT"
 
 
 def _pts(frame) -> int:

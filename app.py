@@ -15,7 +15,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from inference.checkpoint import DEFAULT_MODEL, resolve, weight_files
+from inference.checkpoint import DEFAULT_MODEL
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -57,10 +57,10 @@ def parse_settings(argv: list[str] | None = None, env: dict[str, str] | None = N
 
 
 def load_model(name: str, device: str, dtype: str):
-    """Resolve the checkpoint and check every file it needs (weights are read by the engine)."""
-    checkpoint = resolve(name)
-    weight_files(checkpoint.path)
-    return checkpoint
+    """The Molmo2 engine for `name` (hub id, directory or tiny-random), weights on `device` in `dtype`."""
+    from inference.engine import Molmo2Engine
+
+    return Molmo2Engine.load(name, device=device, dtype=dtype)
 
 
 def serve(settings: Settings) -> None:

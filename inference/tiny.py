@@ -283,8 +283,10 @@ def _write_processor_configs(out: Path) -> None:
         "overlap_margins": [4, 4], "patch_size": 14, "pooling_size": [2, 2], "processor_class": "Molmo2Processor",
         "resample": 2, "size": {"height": 378, "width": 378},
     })  # fmt: skip
+    # The transformers video processor class has no rescale/normalise defaults: the hub file must carry them.
     _dump(out / "video_preprocessor_config.json", {
-        "do_convert_rgb": True, **mean_std, "video_processor_type": "Molmo2VideoProcessor", "num_frames": 384,
+        "do_convert_rgb": True, "do_resize": True, "do_rescale": True, "rescale_factor": 1 / 255,
+        "do_normalize": True, **mean_std, "video_processor_type": "Molmo2VideoProcessor", "num_frames": 384,
         "max_fps": 2, "do_sample_frames": True, "patch_size": 14, "pooling_size": [3, 3],
         "processor_class": "Molmo2Processor", "resample": 2, "size": {"height": 378, "width": 378},
     })  # fmt: skip

@@ -48,3 +48,27 @@ def load_reference(path, dtype=torch.float32):
     model = tf.AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype).eval()
     processor = tf.AutoProcessor.from_pretrained(str(path))
     return model, processor
+
+
+def load_reference_processor(path):
+    return transformers().AutoProcessor.from_pretrained(str(path))
+
+
+def reference_inputs(processor, messages, *, max_crops=None, video=None):
+    """The reference processor's outputs for a conversation; a video is (frames [T,H,W,3] uint8, times)."""
+    tf = transformers()
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    images = [p["image"] for m in messages if not isinstance(m["content"], str) for p in m["content"] if "image" in p]
+    kwargs = {"return_tensors": "pt"}
+    if max_crops is not None:
+        kwargs["max_crops"] = max_crops
+    if images:
+        kwargs["images"] = [images]
+    if video is not None:
+        frames, times = video
+        # fps = 1 with frames_indices = times makes the reference write exactly these timestamps.
+        metadata = tf.video_utils.VideoMetadata(
+            total_num_frames=len(frames), fps=1.0, frames_indices=list(times), duration=float(times[-1])
+        )
+        kwargs.update(videos=[frames], video_metadata=[metadata], do_sample_frames=False)
+    return processor(text=text, **kwargs)

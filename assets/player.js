@@ -1,0 +1,291 @@
+// Evidence player for Molmo2 answers: the video, a canvas that draws points and tracks in sync with it, and a
+// timeline (a marker per point, a lane per track id, mask coverage, the frames the model saw) that seeks.
+// visualization/player.py computes the data: colours, on-screen windows, track runs, count times. This file
+// only draws and navigates. gr.HTML's js_on_load calls mountEvidencePlayer(element, props.value); any page may.
+// Everything is looked up inside the player's own root, so several players can share a page.
+
+function mountEvidencePlayer(host, data) {
+  const el = (tag, className, parent, attrs = {}) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+    if (parent) parent.appendChild(node);
+    return node;
+  };
+  const button = (className, text, label) => {
+    const node = el("button", "m2p-button " + className, bar, { type: "button", "aria-label": label, title: label });
+    node.textContent = text;
+    return node;
+  };
+  const clock = (t) => `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`;
+  const source = (v) => (typeof v === "string" ? v : v && v.url);
+
+  host.replaceChildren();
+  const root = el("div", "m2p", host, { tabindex: "0", role: "region", "aria-label": "video with grounded answer" });
+  const stage = el("div", "m2p-stage", root);
+  const video = el("video", "m2p-video", stage, { playsinline: "", preload: "auto" });
+  video.muted = true; // lets play() start without a prior gesture on every browser
+  video.src = source(data.video);
+  const canvas = el("canvas", "m2p-canvas", stage);
+  const notice = el("div", "m2p-notice", stage);
+  const bar = el("div", "m2p-bar", root);
+  const prev = button("m2p-prev", "\u25C0 Prev", "Previous point (Left arrow)");
+  const play = button("m2p-play", "Play", "Play or pause (Space)");
+  const next = button("m2p-next", "Next \u25B6", "Next point (Right arrow)");
+  const time = el("span", "m2p-time", bar);
+  const count = el("span", "m2p-count", bar, { "aria-live": "polite" });
+  if (data.annotated) {
+    const link = el("a", "m2p-button m2p-download", bar, { href: source(data.video), download: "annotated.mp4" });
+    link.textContent = "Download MP4";
+  }
+  const timeline = el("div", "m2p-timeline", root);
+  const legend = el("div", "m2p-legend", root);
+  for (const entry of data.legend) {
+    const chip = el("span", "m2p-chip", legend);
+    el("span", "m2p-swatch", chip).style.background = entry.colour;
+    chip.append(`${entry.label} (${entry.count})`);
+  }
+
+  let duration = data.duration || 0;
+  let alive = true;
+  const seek = (t) => {
+    video.currentTime = Math.min(Math.max(t, 0), duration || t);
+    draw(video.currentTime);
+  };
+
+  // Timeline: one row per kind of evidence; every lane maps [0, duration] onto its width.
+  function row(name, colour) {
+    const line = el("div", "m2p-row", timeline);
+    const title = el("span", "m2p-name", line, { title: name });
+    if (colour) el("span", "m2p-swatch", title).style.background = colour;
+    title.append(name);
+    return el("div", "m2p-lane", line);
+  }
+  const at = (node, t, t2) => {
+    node.style.left = `${(100 * t) / duration}%`;
+    if (t2 !== undefined) node.style.width = `${(100 * (Math.min(t2, duration) - t)) / duration}%`;
+    return node;
+  };
+  const mark = (lane, className, t, colour, label) => {
+    const node = el("button", className, lane, { type: "button", "data-t": t, title: label, "aria-label": label });
+    at(node, t);
+    node.style.background = colour;
+    return node;
+  };
+  function buildTimeline() {
+    timeline.replaceChildren();
+    if (!duration) return;
+    if (data.points.length) {
+      const lane = row("points");
+      // Points of one label at one time share a marker that says how many they are.
+      const groups = new Map();
+      for (const p of data.points) groups.set(`${p.t}|${p.label}`, [...(groups.get(`${p.t}|${p.label}`) || []), p]);
+      for (const [first, ...rest] of groups.values()) {
+        const ids = [first, ...rest].map((p) => p.id).join(", ");
+        const node = mark(lane, "m2p-mark", first.t, first.colour, `${first.label} ${ids} at ${first.t.toFixed(2)} s`);
+        if (rest.length) node.textContent = String(rest.length + 1);
+        node.style.color = first.ink;
+      }
+    }
+    const masks = new Map(data.masks.map((m) => [m.id, m]));
+    for (const track of data.tracks) {
+      const lane = row(`${track.id} ${track.label}`, track.colour);
+      for (const run of track.runs)
+        at(el("span", "m2p-run", lane), run.start, run.end).style.background = track.colour;
+      for (const [t] of track.runs.flatMap((run) => run.keys))
+        mark(lane, "m2p-key", t, track.colour, `${track.label} ${track.id} at ${t.toFixed(2)} s`);
+      maskStripes(lane, masks.get(track.id));
+      masks.delete(track.id);
+    }
+    for (const m of masks.values()) maskStripes(row(`mask ${m.id}`, m.colour), m);
+    if (data.sampled.length) {
+      const lane = row("frames seen");
+      for (const t of data.sampled) at(el("span", "m2p-tick", lane), t);
+    }
+    el("div", "m2p-head", timeline);
+  }
+  function maskStripes(lane, m) {
+    if (!m) return;
+    for (const [a, b] of m.spans)
+      at(el("span", "m2p-mask", lane, { title: `mask ${m.id}` }), a, b).style.background = m.colour;
+  }
+
+  // Overlay: markers are sized like the MP4's (a fraction of the shorter side of the picture) and placed on the
+  // picture's letterboxed rectangle inside the stage, so they stay right at any size.
+  const context = canvas.getContext("2d");
+  function picture(w, h) {
+    const vw = video.videoWidth, vh = video.videoHeight;
+    if (!vw || !vh) return null;
+    const scale = Math.min(w / vw, h / vh);
+    return { x: (w - vw * scale) / 2, y: (h - vh * scale) / 2, w: vw * scale, h: vh * scale };
+  }
+  function marker(x, y, r, colour, ink, text, filled) {
+    // Same construction as overlay.draw_marker: a numbered disc, or a hollow ring with its id beside it.
+    const halo = Math.max(1, Math.round(r / 6)), ring = Math.max(2, Math.round(r / 4));
+    const circle = (radius) => {
+      context.beginPath();
+      context.arc(x, y, radius, 0, 2 * Math.PI);
+    };
+    if (filled) {
+      circle(r + halo);
+      context.fillStyle = "#141414";
+      context.fill();
+      circle(r - halo / 2);
+      context.fillStyle = colour;
+      context.fill();
+      context.lineWidth = halo;
+      context.strokeStyle = "#fff";
+      context.stroke();
+      context.font = `bold ${Math.round(r * (text.length <= 2 ? 1.1 : 0.8))}px sans-serif`;
+      context.textAlign = "center";
+      context.textBaseline = "middle";
+      context.fillStyle = ink;
+      context.fillText(text, x, y);
+      return;
+    }
+    circle(r - ring / 2);
+    context.lineWidth = ring + 2 * halo;
+    context.strokeStyle = "#141414";
+    context.stroke();
+    context.lineWidth = ring;
+    context.strokeStyle = colour;
+    context.stroke();
+    context.font = `bold ${Math.round(r)}px sans-serif`;
+    context.textAlign = "left";
+    context.textBaseline = "bottom";
+    context.lineWidth = 2 * halo;
+    context.strokeStyle = "#141414";
+    context.strokeText(text, x + r, y - r);
+    context.fillStyle = "#fff";
+    context.fillText(text, x + r, y - r);
+  }
+  function trackDot(run, t) {
+    const keys = run.keys;
+    let i = keys.findIndex((k) => k[0] > t);
+    if (i === -1) i = keys.length;
+    let x, y;
+    if (i === 0 || i === keys.length) [, x, y] = keys[i === 0 ? 0 : keys.length - 1];
+    else {
+      const [ta, xa, ya] = keys[i - 1], [tb, xb, yb] = keys[i];
+      const w = (t - ta) / (tb - ta);
+      [x, y] = [xa + w * (xb - xa), ya + w * (yb - ya)];
+    }
+    return { x, y, observed: keys.some((k) => Math.abs(k[0] - t) <= data.observed) };
+  }
+  function draw(t = video.currentTime) {
+    const w = stage.clientWidth, h = stage.clientHeight, ratio = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
+      canvas.width = Math.round(w * ratio);
+      canvas.height = Math.round(h * ratio);
+    }
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, w, h);
+    const box = picture(w, h);
+    if (box && !data.annotated) {
+      const r = Math.max(data.marker[1], data.marker[0] * Math.min(box.w, box.h));
+      for (const p of data.points)
+        if (Math.abs(p.t - t) <= data.half)
+          marker(box.x + p.x * box.w, box.y + p.y * box.h, r, p.colour, p.ink, String(p.id), true);
+      for (const track of data.tracks) {
+        const run = track.runs.find((run) => run.start <= t && t <= run.end);
+        if (!run) continue;
+        const dot = trackDot(run, t);
+        const [x, y] = [box.x + dot.x * box.w, box.y + dot.y * box.h];
+        marker(x, y, r, track.colour, track.ink, String(track.id), dot.observed);
+      }
+    }
+    time.textContent = `${clock(t)} / ${clock(duration)}`;
+    count.textContent = `count ${data.firsts.filter((first) => first <= t + 1e-6).length} / ${data.total}`;
+    play.textContent = video.paused ? "Play" : "Pause";
+    const head = timeline.querySelector(".m2p-head");
+    if (head && duration) head.style.setProperty("--m2p-at", String(Math.min(t / duration, 1)));
+  }
+  // While playing, redraw once per presented video frame (per animation frame where that callback is missing).
+  let pending = false;
+  function loop(now, frame) {
+    pending = false;
+    if (!alive) return;
+    draw(frame ? frame.mediaTime : video.currentTime);
+    if (!video.paused) schedule();
+  }
+  function schedule() {
+    if (pending) return;
+    pending = true;
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(loop);
+    else requestAnimationFrame(loop);
+  }
+
+  // Navigation: previous/next evidence time, by buttons and arrow keys; the timeline seeks on tap, click or drag.
+  const stop = (direction) => {
+    const t = video.currentTime;
+    return direction > 0 ? data.stops.find((s) => s > t + 1e-3) : [...data.stops].reverse().find((s) => s < t - 1e-3);
+  };
+  const step = (direction) => {
+    const target = stop(direction);
+    if (target !== undefined) seek(target);
+  };
+  const toggle = () => (video.paused ? video.play().catch(() => {}) : video.pause());
+  prev.addEventListener("click", () => step(-1));
+  next.addEventListener("click", () => step(1));
+  play.addEventListener("click", toggle);
+  video.addEventListener("click", toggle);
+  root.addEventListener("keydown", (event) => {
+    const actions = { ArrowLeft: () => step(-1), ArrowRight: () => step(1), " ": toggle };
+    if (!actions[event.key] || (event.key === " " && event.target.closest("button, a"))) return; // let Space press it
+    event.preventDefault();
+    actions[event.key]();
+  });
+  let scrubbing = null;
+  const laneTime = (lane, event) => {
+    const rect = lane.getBoundingClientRect();
+    return (duration * Math.min(Math.max(event.clientX - rect.left, 0), rect.width)) / rect.width;
+  };
+  timeline.addEventListener("pointerdown", (event) => {
+    const target = event.target.closest("[data-t]");
+    if (target) return seek(Number(target.dataset.t));
+    const lane = event.target.closest(".m2p-lane");
+    if (!lane) return;
+    scrubbing = lane;
+    lane.setPointerCapture(event.pointerId);
+    seek(laneTime(lane, event));
+  });
+  timeline.addEventListener("pointermove", (event) => scrubbing && seek(laneTime(scrubbing, event)));
+  const release = () => (scrubbing = null);
+  timeline.addEventListener("pointerup", release);
+  timeline.addEventListener("pointercancel", release);
+  timeline.addEventListener("click", (event) => {
+    const target = event.target.closest("[data-t]"); // keyboard activation of a marker
+    if (target && event.detail === 0) seek(Number(target.dataset.t));
+  });
+
+  video.addEventListener("loadedmetadata", () => {
+    stage.style.setProperty("--m2p-aspect", `${video.videoWidth} / ${video.videoHeight}`);
+    if (!data.duration || Math.abs(video.duration - duration) > 0.05) {
+      duration = video.duration;
+      buildTimeline();
+    }
+    draw();
+  });
+  video.addEventListener("play", schedule);
+  for (const name of ["seeked", "timeupdate", "pause", "loadeddata"]) video.addEventListener(name, () => draw());
+  video.addEventListener("error", () => {
+    notice.textContent = "This browser cannot play this video's format; the annotated MP4 (H.264) plays everywhere.";
+  });
+  root.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
+  const resize = new ResizeObserver(() => draw());
+  resize.observe(stage);
+  buildTimeline();
+  draw(0);
+
+  return {
+    root,
+    video,
+    destroy() {
+      alive = false;
+      resize.disconnect();
+      video.removeAttribute("src");
+      video.load();
+      host.replaceChildren();
+    },
+  };
+}

@@ -333,7 +333,6 @@ def test_load_rejects_what_is_not_a_sam2_1_checkpoint(tmp_path):
 
 
 def test_video_file_is_decoded_through_inference_video(tracker, tmp_path):
-    pytest.importorskip("inference.video", reason="inference/video.py (media branch) is not merged yet")
     path = write_video(tmp_path / "clip.mp4", scene_frames(W, H, FPS, SECONDS, SCENE), FPS)
     masks = tracker.track(path, answer("tracks"), layout=LAYOUT)
     expected = {1: set(range(8)), 2: set(range(3, 8)), 3: {0, 1, 2, 3, 5, 6, 7}}

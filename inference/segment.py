@@ -35,6 +35,9 @@ MODELS = {
 DEFAULT_MODEL = MODELS["small"][0]
 _TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base+", (144, 48): "large"}  # (embed dim, blocks)
 MOVE_FAR = 0.2  # a track point this far (share of the frame's longer side) from the last keyframe is a keyframe
+# SAM 2 attends to this many keyframes of an object, the nearest in time (sam2's own option; all by default), so a
+# track clicked on hundreds of frames costs no more per frame than one with a few.
+KEYFRAMES_ATTENDED = 8
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet statistics, as sam2's own frame loaders normalise
 _STD = (0.229, 0.224, 0.225)
 Progress = Callable[[int, int], None]  # progress(done, total)
@@ -235,23 +238,23 @@ def _messages(notes: dict[str, list[int]], limits: TrackLimits) -> tuple[str, ..
     def ids(key: str) -> str:
         unique = list(dict.fromkeys(notes[key]))
         more = f" and {len(unique) - 10} more" if len(unique) > 10 else ""
-        return ", ".join(map(str, unique[:10])) + more
+        return ("id " if len(unique) == 1 else "ids ") + ", ".join(map(str, unique[:10])) + more
 
     out = []
     if notes["image"]:
         out.append("ignored points keyed by image number: this is a video")
     if notes["off images"]:
-        out.append(f"ignored points that are not on one of the given images (ids {ids('off images')})")
+        out.append(f"ignored points that are not on one of the given images ({ids('off images')})")
     if notes["outside"]:
-        out.append(f"ignored points at times outside the tracked frames (ids {ids('outside')})")
+        out.append(f"ignored points at times outside the tracked frames ({ids('outside')})")
     if notes["nowhere"]:
-        out.append(f"no mask for ids {ids('nowhere')}: none of their points is on a tracked frame")
+        out.append(f"no mask for {ids('nowhere')}: no point on a tracked frame")
     if notes["repeated"]:
-        out.append(f"ids {ids('repeated')} appear in more than one element; their masks follow the first")
+        out.append(f"{ids('repeated')} used by more than one element: masks follow the first")
     if notes["tracks"]:
-        out.append(f"SAM 2 tracks at most {limits.max_tracks} ids per request; no masks for ids {ids('tracks')}")
+        out.append(f"SAM 2 tracks at most {limits.max_tracks} ids per request: no masks for {ids('tracks')}")
     if notes["points"]:
-        out.append(f"SAM 2 masks at most {limits.max_points} points per request; no masks for ids {ids('points')}")
+        out.append(f"SAM 2 masks at most {limits.max_points} points per request: no masks for {ids('points')}")
     return tuple(out)
 
 
@@ -743,7 +746,8 @@ def _build(size: str, image_size: int | None, seed: int) -> Any:
     """The size's video predictor on the CPU, with random weights drawn from `seed`."""
     from sam2.build_sam import build_sam2_video_predictor  # imports hydra and sets up sam2's config search path
 
-    overrides = [f"++model.image_size={image_size}"] if image_size else []
+    overrides = [f"++model.max_cond_frames_in_attn={KEYFRAMES_ATTENDED}"]
+    overrides += [f"++model.image_size={image_size}"] if image_size else []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         predictor = build_sam2_video_predictor(MODELS[size][1], None, device="cpu", hydra_overrides_extra=overrides)

@@ -215,7 +215,7 @@ def test_images_get_masks_for_their_points(tracker):
     coco = masks.to_coco()
     assert coco["info"]["image_sizes"] == [[W, H], [96, 128]] and coco["info"]["frame_times"] == []
     assert coco["summary"]["molmo2_count"] == 4 and coco["summary"]["sam2_objects"] == 3
-    assert masks.warnings == ("ignored points that are not on one of the given images (ids 4)",)
+    assert masks.warnings == ("ignored points that are not on one of the given images (id 4)",)
 
 
 def test_cancel_stops_work_and_the_tracker_stays_usable(tracker, monkeypatch):
@@ -263,8 +263,8 @@ def test_bad_inputs_give_warnings_not_errors(tracker):
     assert masks.warnings == (
         "ignored points keyed by image number: this is a video",
         "ignored points at times outside the tracked frames (ids 4, 1)",
-        "no mask for ids 4: none of their points is on a tracked frame",
-        "ids 1 appear in more than one element; their masks follow the first",
+        "no mask for id 4: no point on a tracked frame",
+        "id 1 used by more than one element: masks follow the first",
     )
     assert masks.summary()["warnings"] == list(masks.warnings)
 
@@ -286,7 +286,7 @@ def test_long_ranges_are_tracked_every_kth_frame_within_the_cap(tracker):
 def test_caps_on_objects_and_size(tracker):
     plan = plan_video(answer("tracks"), frames_of(), LAYOUT, TrackLimits(max_tracks=2))
     assert [o.id for o in plan.objects] == [1, 3]
-    assert plan.warnings == ("SAM 2 tracks at most 2 ids per request; no masks for ids 2",)
+    assert plan.warnings == ("SAM 2 tracks at most 2 ids per request: no masks for id 2",)
     huge = Frames((np.zeros((8, 8, 3), np.uint8),), (0,), (0.0,), (5000, 3000), 30.0)
     with pytest.raises(SegmentError, match=r"too large for SAM 2: 5000x3000 \(max 4096 px a side\)"):
         tracker.track(huge, answer("tracks"))

@@ -1,0 +1,777 @@
+"""SAM 2.1 masks that follow Molmo2's ids: each track is prompted at its keyframes and propagated backward and
+forward inside its life (README "SAM 2 masks"), counting points get a mask on their own frame, images on theirs.
+
+sam2 1.1.0 (pinned) provides the model and its per-frame tracking step; this module owns the plan (which frames,
+which prompts), the frames in memory, the propagation order and the memory bounds. Only sam2's video predictor is
+used, also for images: its image predictor imports torchvision, which the app cannot import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from inference.grounding import TIME_TOLERANCE, Grounding, Kind, MediaLayout, Point, frame_for_time, point_pixels
+from inference.masks import FrameMask, Masks, ObjectMasks, encode
+
+# size -> (hub repo, config inside the sam2 package, checkpoint file in the repo)
+MODELS = {
+    "tiny": ("facebook/sam2.1-hiera-tiny", "configs/sam2.1/sam2.1_hiera_t.yaml", "sam2.1_hiera_tiny.pt"),
+    "small": ("facebook/sam2.1-hiera-small", "configs/sam2.1/sam2.1_hiera_s.yaml", "sam2.1_hiera_small.pt"),
+    "base+": ("facebook/sam2.1-hiera-base-plus", "configs/sam2.1/sam2.1_hiera_b+.yaml", "sam2.1_hiera_base_plus.pt"),
+    "large": ("facebook/sam2.1-hiera-large", "configs/sam2.1/sam2.1_hiera_l.yaml", "sam2.1_hiera_large.pt"),
+}
+DEFAULT_MODEL = MODELS["small"][0]
+_TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base+", (144, 48): "large"}  # (embed dim, blocks)
+MOVE_FAR = 0.2  # a track point this far (share of the frame's longer side) from the last keyframe is a keyframe
+# SAM 2 attends to this many keyframes of an object, the nearest in time (sam2's own option; all by default), so a
+# track clicked on hundreds of frames costs no more per frame than one with a few.
+KEYFRAMES_ATTENDED = 8
+_MEAN = (0.485, 0.456, 0.406)  # ImageNet statistics, as sam2's own frame loaders normalise
+_STD = (0.229, 0.224, 0.225)
+Progress = Callable[[int, int], None]  # progress(done, total)
+Cancel = Callable[[], bool] | threading.Event
+
+
+class SegmentError(Exception):
+    """A SAM 2 request that cannot be served; the message is written for the user."""
+
+
+class Cancelled(SegmentError):
+    """The request was cancelled; no masks are returned."""
+
+
+@dataclass(frozen=True)
+class TrackLimits:
+    """Per request. Frames are kept on the CPU as uint8 at the model size (3 MB each at 1024 px)."""
+
+    max_frames: int = 600  # frames SAM 2 tracks; a longer range is tracked every k-th frame
+    max_tracks: int = 20  # tracked ids; each costs a tracking step on every frame of its life
+    max_points: int = 200  # single-frame masks (counting points, image points)
+    max_side: int = 4096  # pixels, either side of the original video or image
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Decoded frames of the range SAM 2 tracks, in stream order."""
+
+    images: Sequence[np.ndarray]  # each [h, w, 3] uint8 upright RGB, any scale of the original
+    indices: tuple[int, ...]  # original-video frame index of each image, ascending
+    times: tuple[float, ...]  # presentation time of each image, seconds from the stream start
+    size: tuple[int, int]  # (width, height) of the original video as displayed: masks come back at this size
+    fps: float  # average frame rate of the original video
+
+    def __post_init__(self):
+        if not self.images or not len(self.images) == len(self.indices) == len(self.times):
+            raise ValueError("Frames needs at least one image and one index and time per image")
+        if any(b <= a for a, b in zip(self.indices, self.indices[1:])):
+            raise ValueError("Frames indices must be strictly ascending")
+        if any(image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 for image in self.images):
+            raise ValueError("Frames images must be [h, w, 3] uint8 RGB")
+
+    @classmethod
+    def from_frames(cls, frames: Iterable[Any], size: tuple[int, int], fps: float) -> Frames:
+        """From objects with .index, .time and .image, such as inference.video.iter_frames yields."""
+        items = list(frames)
+        images, indices, times = (tuple(getattr(f, name) for f in items) for name in ("image", "index", "time"))
+        return cls(images, indices, times, size, fps)
+
+    def every(self, step: int) -> Frames:
+        return Frames(self.images[::step], self.indices[::step], self.times[::step], self.size, self.fps)
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    position: int  # index into the tracked frames
+    x: float  # pixels of the original frame
+    y: float
+
+
+@dataclass(frozen=True)
+class Span:
+    """Part of an id's life: SAM 2 tracks it from `key` backward to `start` and forward to `end` (positions)."""
+
+    start: int
+    key: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ObjectPlan:
+    id: int
+    label: str
+    kind: Kind
+    keyframes: tuple[Keyframe, ...]  # tracks: SAM 2's conditioning frames; points: the single frame masked
+    spans: tuple[Span, ...]  # tracks only
+
+
+@dataclass(frozen=True)
+class Plan:
+    objects: tuple[ObjectPlan, ...]  # in order of first appearance
+    warnings: tuple[str, ...]
+
+
+def plan_video(grounding: Grounding, frames: Frames, layout: MediaLayout | None, limits: TrackLimits) -> Plan:
+    """Where each id is prompted and which frames it is tracked over.
+
+    Keys are seconds: mapped through the Molmo2 prompt's layout when given (its times may count from a clip's
+    start), else matched against the frames' own times. The life rule: Molmo2 saw the frames of its prompt (without a
+    layout: the frames any point is on). A run of seen frames on which an id has points is tracked from just after
+    the last seen frame without it to just before the next one, so SAM 2 finds the entry and exit between Molmo2's
+    frames; a track missing from a seen frame is lost there (the player's rule) and masked again from its next point.
+    """
+    notes: dict[str, list[int]] = defaultdict(list)
+    located = [_located(obj.points, frames, layout, notes) for obj in grounding.objects]
+    seen = _seen(frames, layout, [pos for by_id in located for points in by_id.values() for pos, _ in points])
+    objects, owners = [], {}
+    for index, (obj, by_id) in enumerate(zip(grounding.objects, located)):
+        for id, points in by_id.items():
+            if owners.setdefault(id, index) != index:
+                notes["repeated"].append(id)
+            elif not points:
+                notes["nowhere"].append(id)
+            elif obj.kind == "points":
+                keyframes = tuple(Keyframe(pos, *point_pixels(p, *frames.size)) for pos, p in points)
+                objects.append(ObjectPlan(id, obj.label, "points", keyframes, ()))
+            else:
+                objects.append(_track_plan(id, obj.label, points, seen, len(frames.indices), frames.size))
+    objects.sort(key=lambda o: (o.keyframes[0].position, o.id))
+    return Plan(tuple(_capped(objects, limits, notes)), _messages(notes, limits))
+
+
+def _located(
+    points: Iterable[Point], frames: Frames, layout: MediaLayout | None, notes: dict[str, list[int]]
+) -> dict[int, list[tuple[int, Point]]]:
+    """id -> (position, point) for its points on tracked frames, one per frame, in time order."""
+    by_id: dict[int, dict[int, Point]] = {}
+    for p in points:
+        if not isinstance(p.key, float):
+            notes["image"].append(p.id)
+            continue
+        on = by_id.setdefault(p.id, {})
+        position = _locate(p.key, frames, layout)
+        if position is None:
+            notes["outside"].append(p.id)
+        else:
+            on.setdefault(position, p)
+    return {id: sorted(on.items()) for id, on in by_id.items()}
+
+
+def _locate(t: float, frames: Frames, layout: MediaLayout | None) -> int | None:
+    """Position of the tracked frame showing key t, or None when t is outside the tracked range."""
+    if layout:
+        times, indices, fps, slack = layout.frame_times, layout.frame_indices, layout.fps, TIME_TOLERANCE
+    else:  # keys between decoded frames are fine, up to one frame interval past the last one
+        times, indices, fps = frames.times, frames.indices, frames.fps
+        slack = TIME_TOLERANCE + (float(np.median(np.diff(times))) if len(times) > 1 else 0.0)
+    if times and not times[0] - slack <= t <= times[-1] + slack:
+        return None
+    return _position(frame_for_time(t, times, indices, fps), frames)
+
+
+def _position(index: int, frames: Frames) -> int | None:
+    """Tracked frame nearest to original frame `index`; None when none is within one stride of it."""
+    i = int(np.searchsorted(frames.indices, index))
+    best = min((c for c in (i - 1, i) if 0 <= c < len(frames.indices)), key=lambda c: abs(frames.indices[c] - index))
+    stride = max(np.diff(frames.indices), default=1)
+    return best if abs(frames.indices[best] - index) <= stride else None
+
+
+def _seen(frames: Frames, layout: MediaLayout | None, positions: list[int]) -> list[int]:
+    """Positions of the frames Molmo2 saw, as far as they are known."""
+    seen = set(positions)
+    if layout and layout.frame_times:
+        seen.update(p for t in layout.frame_times if (p := _locate(t, frames, layout)) is not None)
+    return sorted(seen)
+
+
+def _track_plan(
+    id: int, label: str, points: list[tuple[int, Point]], seen: list[int], count: int, size: tuple[int, int]
+) -> ObjectPlan:
+    at = dict(points)
+    runs: list[list[int]] = []  # runs of consecutive seen positions on which the id has a point
+    for i, pos in enumerate(seen):
+        if pos in at:
+            if runs and runs[-1][-1] == seen[i - 1]:
+                runs[-1].append(pos)
+            else:
+                runs.append([pos])
+    keyframes, spans = [], []
+    for run in runs:
+        i, j = seen.index(run[0]), seen.index(run[-1])
+        start = seen[i - 1] + 1 if i > 0 else 0
+        end = seen[j + 1] - 1 if j + 1 < len(seen) else count - 1
+        spans.append(Span(start, run[0], end))
+        last = None
+        for pos in run:  # each run's first point, then points far from the last keyframe
+            x, y = point_pixels(at[pos], *size)
+            if last is None or math.dist((x, y), last) > MOVE_FAR * max(size):
+                keyframes.append(Keyframe(pos, x, y))
+                last = (x, y)
+    return ObjectPlan(id, label, "tracks", tuple(keyframes), tuple(spans))
+
+
+def _capped(objects: list[ObjectPlan], limits: TrackLimits, notes: dict[str, list[int]]) -> list[ObjectPlan]:
+    room = {"tracks": limits.max_tracks, "points": limits.max_points}
+    kept = []
+    for o in objects:
+        if room[o.kind]:
+            room[o.kind] -= 1
+            kept.append(o)
+        else:
+            notes[o.kind].append(o.id)
+    return kept
+
+
+def _messages(notes: dict[str, list[int]], limits: TrackLimits) -> tuple[str, ...]:
+    def ids(key: str) -> str:
+        unique = list(dict.fromkeys(notes[key]))
+        more = f" and {len(unique) - 10} more" if len(unique) > 10 else ""
+        return ("id " if len(unique) == 1 else "ids ") + ", ".join(map(str, unique[:10])) + more
+
+    out = []
+    if notes["image"]:
+        out.append("ignored points keyed by image number: this is a video")
+    if notes["off images"]:
+        out.append(f"ignored points that are not on one of the given images ({ids('off images')})")
+    if notes["outside"]:
+        out.append(f"ignored points at times outside the tracked frames ({ids('outside')})")
+    if notes["nowhere"]:
+        out.append(f"no mask for {ids('nowhere')}: no point on a tracked frame")
+    if notes["repeated"]:
+        out.append(f"{ids('repeated')} used by more than one element: masks follow the first")
+    if notes["tracks"]:
+        out.append(f"SAM 2 tracks at most {limits.max_tracks} ids per request: no masks for {ids('tracks')}")
+    if notes["points"]:
+        out.append(f"SAM 2 masks at most {limits.max_points} points per request: no masks for {ids('points')}")
+    return tuple(out)
+
+
+class Sam2Tracker:
+    """A SAM 2.1 video predictor run by the plan above. One request at a time (the app's GPU queue ensures it)."""
+
+    def __init__(self, predictor: Any, model: str, *, random_weights: bool, offload_state: bool, limits: TrackLimits):
+        self.predictor = predictor  # sam2.sam2_video_predictor.SAM2VideoPredictor, eval mode
+        self.model = model  # e.g. "sam2.1-hiera-small"
+        self.random_weights = random_weights
+        self.offload_state = offload_state  # keep SAM 2's per-frame memories on the CPU (saves GPU memory)
+        self.limits = limits
+
+    @classmethod
+    def load(
+        cls,
+        name: str = DEFAULT_MODEL,
+        *,
+        device: str = "cpu",
+        image_size: int | None = None,
+        random_weights: bool = False,
+        seed: int = 0,
+        offload_state: bool = False,
+        limits: TrackLimits = TrackLimits(),
+        cache_dir: str | Path | None = None,
+    ) -> Sam2Tracker:
+        """`name`: a size (tiny, small, base+, large), a facebook/sam2.1-hiera-* repo id (downloaded through
+        huggingface_hub, which honours its cache and HF_HUB_OFFLINE) or a local .pt checkpoint. `random_weights`
+        builds the size's architecture without a checkpoint (tests, benchmarks). `image_size` overrides the model's
+        input side (1024): smaller is faster and coarser, and must be a multiple of 32."""
+        if image_size is not None and (image_size < 64 or image_size % 32):
+            raise ValueError(f"image_size must be a multiple of 32 and at least 64, not {image_size}")
+        size, weights = _checkpoint(name, random_weights, cache_dir)
+        predictor = _build(size, image_size, seed)
+        if weights is not None:
+            try:
+                predictor.load_state_dict(weights)
+            except RuntimeError as err:
+                raise SegmentError(f"{name} is not a SAM 2.1 {size} checkpoint ({str(err)[:200]})") from err
+        predictor.to(device)
+        if predictor.device.type == "cpu":
+            # sam2 stores memories in bfloat16 and relies on CUDA autocast to mix them with float32 features; on the
+            # CPU, in float32, they are cast back where they are read.
+            predictor.memory_attention.register_forward_pre_hook(_float_memory, with_kwargs=True)
+        model = MODELS[size][0].split("/")[1]
+        return cls(predictor, model, random_weights=random_weights, offload_state=offload_state, limits=limits)
+
+    @property
+    def image_size(self) -> int:
+        return self.predictor.image_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.predictor.device
+
+    def track(
+        self,
+        video: str | Path | Frames,
+        grounding: Grounding,
+        progress: Progress | None = None,
+        *,
+        layout: MediaLayout | None = None,
+        start: float = 0.0,
+        end: float | None = None,
+        cancel: Cancel | None = None,
+    ) -> Masks:
+        """Masks for a video answer's tracks and points. `video`: a file (decoded with inference.video over
+        [start, end] seconds; its MediaError for a bad file passes through) or Frames. `layout`: the Molmo2
+        prompt's frames, so keys map to the frames it saw. progress(done, total) after each unit of work; `cancel`
+        is checked between frames and raises Cancelled."""
+        stopped = _stopped(cancel)
+        if isinstance(video, Frames):
+            self._check_size(*video.size)
+            frames = video
+        else:
+            frames = self._decode(Path(video), start, end, stopped)
+        stride = math.ceil(len(frames.indices) / self.limits.max_frames)
+        notes = []
+        if stride > 1:
+            notes.append(
+                f"{len(frames.indices)} frames are over the {self.limits.max_frames}-frame limit: SAM 2 tracked one "
+                f"frame in {stride}, so masks exist on those frames only"
+            )
+            frames = frames.every(stride)
+        plan = plan_video(grounding, frames, layout, self.limits)
+        tick = _counter(progress, _work(plan.objects))
+        found = self._run(frames, plan.objects, tick, stopped) if plan.objects else {}
+        return Masks(
+            width=frames.size[0],
+            height=frames.size[1],
+            frame_times=_frame_times(frames),
+            model=self.model,
+            objects=tuple(_object_masks(o, found.get(o.id, {}), frames.indices) for o in plan.objects),
+            molmo2_count=grounding.count,
+            stride=stride,
+            random_weights=self.random_weights,
+            warnings=(*notes, *plan.warnings),
+        )
+
+    def segment_images(
+        self,
+        images: Sequence[np.ndarray],
+        grounding: Grounding,
+        progress: Progress | None = None,
+        *,
+        cancel: Cancel | None = None,
+    ) -> Masks:
+        """Masks for an image answer's points: keys are 1-based image numbers, which key the masks' frames."""
+        stopped = _stopped(cancel)
+        for image in images:
+            self._check_size(image.shape[1], image.shape[0])
+        plans, notes = _image_plans(images, grounding, self.limits)
+        tick = _counter(progress, sum(_work(p) for p in plans.values()))
+        objects = []
+        for number, on_image in sorted(plans.items()):
+            image = images[number - 1]
+            frames = Frames((image,), (number,), (0.0,), (image.shape[1], image.shape[0]), fps=1.0)
+            found = self._run(frames, on_image, tick, stopped)
+            for p in on_image:
+                masks = {number: found[p.id][0]} if 0 in found[p.id] else {}
+                objects.append(ObjectMasks(p.id, p.label, p.kind, (number,), (), masks))
+        sizes = tuple((image.shape[1], image.shape[0]) for image in images)
+        return Masks(
+            width=sizes[0][0] if sizes else 0,
+            height=sizes[0][1] if sizes else 0,
+            frame_times=(),
+            model=self.model,
+            objects=tuple(objects),
+            molmo2_count=grounding.count,
+            image_sizes=sizes,
+            random_weights=self.random_weights,
+            warnings=notes,
+        )
+
+    # --- running SAM 2 ---
+
+    def _run(
+        self, frames: Frames, plans: Sequence[ObjectPlan], tick: Callable[[], None], stopped: Callable[[], bool]
+    ) -> dict[int, dict[int, FrameMask]]:
+        """id -> position -> mask. The session is freed whatever happens; a CUDA out-of-memory error becomes a
+        SegmentError once the failed step's tensors are gone, so the next request starts from a clean GPU."""
+        state = self._session(frames)
+        try:
+            with torch.inference_mode(), self._autocast():
+                found = self._prompt(state, frames, plans, tick, stopped)
+                tracks = [p for p in plans if p.kind == "tracks"]
+                if tracks:
+                    self.predictor.propagate_in_video_preflight(state)
+                    self._propagate(state, frames, tracks, found, tick, stopped)
+            return found
+        except torch.OutOfMemoryError:
+            pass  # raised below, outside this handler, whose traceback still holds the step's tensors
+        finally:
+            state.clear()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+        raise SegmentError(
+            f"SAM 2 ran out of GPU memory ({len(frames.indices)} frames, {len(plans)} objects at "
+            f"{self.image_size} px); try a shorter range, fewer objects or a smaller SAM 2 model"
+        )
+
+    def _prompt(self, state: dict, frames: Frames, plans: Sequence[ObjectPlan], tick, stopped) -> dict:
+        """Molmo2's points as positive clicks, frame by frame. A track's click becomes a conditioning frame of its
+        memory; a counting point's mask is read at once and the point leaves nothing in the session."""
+        found: dict[int, dict[int, FrameMask]] = {p.id: {} for p in plans}
+        clicks: dict[int, list[tuple[ObjectPlan, Keyframe]]] = defaultdict(list)
+        for plan in plans:
+            for keyframe in plan.keyframes:
+                clicks[keyframe.position].append((plan, keyframe))
+        for position, items in sorted(clicks.items()):
+            if stopped():
+                raise Cancelled("SAM 2 stopped: the request was cancelled")
+            single = []
+            for plan, keyframe in items:
+                if plan.kind == "tracks":
+                    idx = self.predictor._obj_id_to_idx(state, plan.id)
+                    out, _ = self._click(state, state["output_dict_per_obj"][idx], keyframe)
+                    state["temp_output_dict_per_obj"][idx]["cond_frame_outputs"][position] = out
+                else:
+                    single.append((plan, self._click(state, {"cond_frame_outputs": {}}, keyframe)[1]))
+            if single:
+                self._store(found, [p for p, _ in single], position, torch.cat([m for _, m in single]), frames.size)
+            tick()
+        return found
+
+    def _click(self, state: dict, outputs: dict, keyframe: Keyframe) -> tuple[dict, torch.Tensor]:
+        """One positive click on a frame no memory is read for: what add_new_points_or_box does for a first click,
+        without its preview of every object at full resolution (quadratic in the number of objects)."""
+        width, height = state["video_width"], state["video_height"]
+        scale = self.image_size
+        coords = [[[keyframe.x / width * scale, keyframe.y / height * scale]]]  # [1, 1, 2] in model pixels
+        points = {
+            "point_coords": torch.tensor(coords, dtype=torch.float32, device=self.device),
+            "point_labels": torch.ones(1, 1, dtype=torch.int32, device=self.device),  # 1: positive click
+        }
+        return self.predictor._run_single_frame_inference(
+            inference_state=state,
+            output_dict=outputs,
+            frame_idx=keyframe.position,
+            batch_size=1,
+            is_init_cond_frame=True,
+            point_inputs=points,
+            mask_inputs=None,
+            reverse=False,
+            run_mem_encoder=False,  # the preflight encodes the memory of every conditioning frame
+        )
+
+    def _propagate(self, state: dict, frames: Frames, tracks: list[ObjectPlan], found: dict, tick, stopped) -> None:
+        """Forward from each span's first keyframe to its end, then backward from it to its start: every object is
+        computed once per frame of its life, and a frame's image features are shared by the objects on it."""
+        reach = self._reach()
+        keep = {p.id: _kept_for_backward(p, reach) for p in tracks}
+        for position, reverse, active in _schedule(tracks):
+            if stopped():
+                raise Cancelled("SAM 2 stopped: the request was cancelled")
+            logits = []
+            for plan in active:
+                outputs = state["output_dict_per_obj"][state["obj_id_to_idx"][plan.id]]
+                logits.append(self._track_step(state, outputs, position, reverse))
+                _forget(outputs["non_cond_frame_outputs"], position, reverse, reach, () if reverse else keep[plan.id])
+            self._store(found, active, position, torch.cat(logits), frames.size)
+            tick()
+
+    def _track_step(self, state: dict, outputs: dict, position: int, reverse: bool) -> torch.Tensor:
+        """Mask logits [1, 1, S/4, S/4] of one object: its click's on a keyframe, SAM 2's tracking step elsewhere."""
+        if position in outputs["cond_frame_outputs"]:
+            return outputs["cond_frame_outputs"][position]["pred_masks"].to(self.device)
+        out, logits = self.predictor._run_single_frame_inference(
+            inference_state=state,
+            output_dict=outputs,
+            frame_idx=position,
+            batch_size=1,
+            is_init_cond_frame=False,
+            point_inputs=None,
+            mask_inputs=None,
+            reverse=reverse,
+            run_mem_encoder=True,
+        )
+        outputs["non_cond_frame_outputs"][position] = out
+        return logits
+
+    def _reach(self) -> int:
+        """Farthest frame distance SAM 2 reads memories from: mask memories and object pointers."""
+        p = self.predictor
+        return max(p.num_maskmem * p.memory_temporal_stride_for_eval, p.max_obj_ptrs_in_encoder)
+
+    def _store(
+        self, found: dict, plans: Sequence[ObjectPlan], position: int, logits: torch.Tensor, size: tuple[int, int]
+    ) -> None:
+        """Logits [n, 1, h, w] -> masks at the original size, as RLE; empty masks are not stored. One object at a
+        time: n float masks at 4K would take n x 33 MB of GPU memory."""
+        width, height = size
+        full = [_upsampled(row[None], height, width)[0, 0] > 0 for row in logits]  # each [H, W] bool
+        for plan, mask in zip(plans, encode(torch.stack(full).cpu().numpy())):
+            if mask is not None:
+                found[plan.id][position] = mask
+
+    def _session(self, frames: Frames) -> dict[str, Any]:
+        """SAM 2's inference state over frames in memory, laid out as sam2 1.1.0's init_state lays it out (which
+        reads only MP4 files and JPEG folders). Frames stay uint8 on the CPU and go to the device one at a time."""
+        width, height = frames.size
+        return {
+            "images": _ModelFrames(frames.images, self.image_size, self.device),
+            "num_frames": len(frames.images),
+            "offload_video_to_cpu": True,
+            "offload_state_to_cpu": self.offload_state,
+            "video_height": height,
+            "video_width": width,
+            "device": self.device,
+            "storage_device": torch.device("cpu") if self.offload_state else self.device,
+            "point_inputs_per_obj": {},
+            "mask_inputs_per_obj": {},
+            "cached_features": {},
+            "constants": {},
+            "obj_id_to_idx": OrderedDict(),
+            "obj_idx_to_id": OrderedDict(),
+            "obj_ids": [],
+            "output_dict_per_obj": {},
+            "temp_output_dict_per_obj": {},
+            "frames_tracked_per_obj": {},
+        }
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # --- inputs ---
+
+    def _check_size(self, width: int, height: int) -> None:
+        if max(width, height) > self.limits.max_side:
+            raise SegmentError(f"too large for SAM 2: {width}x{height} (max {self.limits.max_side} px a side)")
+
+    def _decode(self, path: Path, start: float, end: float | None, stopped: Callable[[], bool]) -> Frames:
+        """Every k-th frame of [start, end] (k keeps it within max_frames), squared to the model size at once."""
+        from inference.video import iter_frames, probe_video  # the project's one decoder
+
+        info = probe_video(path)
+        self._check_size(info.width, info.height)
+        seconds = (info.duration if end is None else min(end, info.duration)) - start
+        step = max(1, math.ceil(seconds * info.fps / self.limits.max_frames))
+        # Decoded no smaller than the model's square on the short side: SAM 2 stretches every frame to it.
+        side = max(info.width, info.height)
+        side = min(side, math.ceil(self.image_size * side / min(info.width, info.height)))
+        images, indices, times = [], [], []
+        for frame in iter_frames(path, start=start, end=end, max_side=side, step=step):
+            if stopped():
+                raise Cancelled("SAM 2 stopped: the request was cancelled")
+            images.append(_square(frame.image, self.image_size))
+            indices.append(frame.index)
+            times.append(frame.time)
+        if not images:
+            raise SegmentError(f"no video frames between {start:g} s and {end if end is not None else 'the end'}")
+        return Frames(tuple(images), tuple(indices), tuple(times), (info.width, info.height), info.fps)
+
+
+class _ModelFrames:
+    """state["images"] for SAM 2: item i is frame i as the model reads it, [3, S, S] float32 normalised, made on
+    the device when SAM 2 asks (once per frame and pass; SAM 2 caches the image features of the latest frame)."""
+
+    def __init__(self, images: Sequence[np.ndarray], size: int, device: torch.device):
+        self._images, self._size, self._device = images, size, device
+        self._mean = torch.tensor(_MEAN, device=device)[:, None, None]
+        self._std = torch.tensor(_STD, device=device)[:, None, None]
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        image = torch.from_numpy(np.array(self._images[i])).to(self._device)  # [h, w, 3] uint8
+        x = _resized(image.permute(2, 0, 1)[None].float(), self._size)[0] / 255  # [3, S, S]
+        return (x - self._mean) / self._std
+
+
+def _resized(x: torch.Tensor, size: int) -> torch.Tensor:
+    """[n, 3, h, w] float -> [n, 3, size, size]: SAM 2's input square (aspect ratio not kept, as sam2 does)."""
+    if x.shape[-2:] == (size, size):
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def _upsampled(logits: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """[1, 1, h, w] mask logits -> [1, 1, height, width], as sam2 brings masks to the video's size."""
+    return F.interpolate(logits.float(), size=(height, width), mode="bilinear", align_corners=False)
+
+
+def _square(image: np.ndarray, size: int) -> np.ndarray:
+    """[h, w, 3] uint8 -> [size, size, 3] uint8, the frame as SAM 2 will read it, kept at a quarter of float size."""
+    x = _resized(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float(), size)
+    return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _float_memory(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    kwargs["memory"] = kwargs["memory"].float()
+    return args, kwargs
+
+
+def _schedule(tracks: Sequence[ObjectPlan]) -> list[tuple[int, bool, list[ObjectPlan]]]:
+    """(position, reverse, objects active there): the forward pass in frame order, then the backward pass."""
+    forward: dict[int, list[ObjectPlan]] = defaultdict(list)
+    backward: dict[int, list[ObjectPlan]] = defaultdict(list)
+    for plan in tracks:
+        for span in plan.spans:
+            for position in range(span.key, span.end + 1):
+                forward[position].append(plan)
+            for position in range(span.start, span.key):
+                backward[position].append(plan)
+    return [(p, False, forward[p]) for p in sorted(forward)] + [
+        (p, True, backward[p]) for p in sorted(backward, reverse=True)
+    ]
+
+
+def _work(plans: Sequence[ObjectPlan]) -> int:
+    """Units of progress: frames with clicks, then tracking steps."""
+    clicks = {k.position for p in plans for k in p.keyframes}
+    return len(clicks) + len(_schedule([p for p in plans if p.kind == "tracks"]))
+
+
+def _kept_for_backward(plan: ObjectPlan, reach: int) -> set[int]:
+    """Forward-pass memories the backward pass reads: those just after each span's first keyframe."""
+    return {p for s in plan.spans if s.start < s.key for p in range(s.key + 1, s.key + reach)}
+
+
+def _forget(outputs: dict[int, Any], position: int, reverse: bool, reach: int, keep: Iterable[int]) -> None:
+    """Drop memories the current pass can no longer read, so a session's memory stays bounded on long videos."""
+    behind = [t for t in outputs if (t - position if reverse else position - t) >= reach and t not in keep]
+    for t in behind:
+        del outputs[t]
+
+
+def _frame_times(frames: Frames) -> tuple[float, ...]:
+    """Seconds of every original frame up to the last tracked one: exact on tracked frames, linear between them,
+    at the average rate before the first."""
+    index = np.arange(frames.indices[-1] + 1)
+    times = np.interp(index, frames.indices, frames.times)
+    before = index < frames.indices[0]
+    times[before] = frames.times[0] - (frames.indices[0] - index[before]) / frames.fps
+    return tuple(np.round(times, 6).tolist())
+
+
+def _object_masks(plan: ObjectPlan, found: dict[int, FrameMask], indices: tuple[int, ...]) -> ObjectMasks:
+    return ObjectMasks(
+        id=plan.id,
+        label=plan.label,
+        kind=plan.kind,
+        keyframes=tuple(indices[k.position] for k in plan.keyframes),
+        spans=tuple((indices[s.start], indices[s.end]) for s in plan.spans),
+        frames={indices[position]: mask for position, mask in sorted(found.items())},
+    )
+
+
+def _image_plans(
+    images: Sequence[np.ndarray], grounding: Grounding, limits: TrackLimits
+) -> tuple[dict[int, list[ObjectPlan]], tuple[str, ...]]:
+    """Image number -> a single-click plan per id on it; and the warnings for points that get no mask."""
+    notes: dict[str, list[int]] = defaultdict(list)
+    plans: dict[int, list[ObjectPlan]] = defaultdict(list)
+    owners: dict[int, tuple[int, int | float]] = {}
+    for index, obj in enumerate(grounding.objects):
+        for p in obj.points:
+            if isinstance(p.key, float) or not 1 <= p.key <= len(images):
+                notes["off images"].append(p.id)
+            elif owners.setdefault(p.id, (index, p.key)) != (index, p.key):
+                notes["repeated"].append(p.id)
+            else:
+                height, width = images[p.key - 1].shape[:2]
+                keyframe = Keyframe(0, *point_pixels(p, width, height))
+                plans[p.key].append(ObjectPlan(p.id, obj.label, "points", (keyframe,), ()))
+    kept = {o.id for o in _capped([o for n in sorted(plans) for o in plans[n]], limits, notes)}
+    plans = {n: [o for o in objects if o.id in kept] for n, objects in plans.items()}
+    return {n: objects for n, objects in plans.items() if objects}, _messages(notes, limits)
+
+
+def _checkpoint(name: str, random_weights: bool, cache_dir: str | Path | None) -> tuple[str, dict | None]:
+    """(size, state dict or None for random weights) for a size, a repo id or a local file."""
+    size = next((s for s, (repo, *_) in MODELS.items() if name in (s, repo)), None)
+    if random_weights:
+        if size is None:
+            raise SegmentError(f"random weights need a SAM 2.1 size ({', '.join(MODELS)}), not {name!r}")
+        return size, None
+    path = Path(name).expanduser()
+    if path.is_file():
+        weights = _read(path)
+        return _size_of(weights, path), weights
+    if size is None:
+        raise SegmentError(
+            f"unknown SAM 2 model {name!r}: use {', '.join(MODELS)}, a facebook/sam2.1-hiera-* repo id or a .pt file"
+        )
+    return size, _read(_download(size, cache_dir))
+
+
+def _read(path: Path) -> dict:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch.load raises many kinds (pickle, zip, EOF) for a file that is not a checkpoint
+        raise SegmentError(f"{path} is not a SAM 2.1 checkpoint ({type(err).__name__})") from err
+    weights = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(weights, dict):
+        raise SegmentError(f"{path} is not a SAM 2.1 checkpoint (no weights in it)")
+    return weights
+
+
+def _size_of(weights: dict, path: Path) -> str:
+    """The Hiera trunk's width and depth name the size."""
+    patch = weights.get("image_encoder.trunk.patch_embed.proj.weight")
+    blocks = {k.split(".")[3] for k in weights if k.startswith("image_encoder.trunk.blocks.")}
+    size = _TRUNKS.get((patch.shape[0], len(blocks))) if patch is not None else None
+    if size is None:
+        raise SegmentError(f"{path} is not a SAM 2.1 checkpoint of a known size ({', '.join(MODELS)})")
+    return size
+
+
+def _download(size: str, cache_dir: str | Path | None) -> Path:
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    repo, _, filename = MODELS[size]
+    fix = f"download {filename} from {repo} where there is network and pass its path as the SAM 2 model"
+    try:
+        return Path(hf_hub_download(repo, filename, cache_dir=cache_dir))
+    except LocalEntryNotFoundError as err:  # offline mode, or the hub is unreachable, and nothing cached
+        why = "offline mode is on (HF_HUB_OFFLINE)" if constants.HF_HUB_OFFLINE else "the hub cannot be reached"
+        raise SegmentError(f"SAM 2 model {repo} is not in the Hugging Face cache and {why}; {fix}") from err
+    except (HfHubHTTPError, OSError) as err:
+        raise SegmentError(f"could not download SAM 2 model {repo} ({type(err).__name__}); {fix}") from err
+
+
+def _build(size: str, image_size: int | None, seed: int) -> Any:
+    """The size's video predictor on the CPU, with random weights drawn from `seed`."""
+    from sam2.build_sam import build_sam2_video_predictor  # imports hydra and sets up sam2's config search path
+
+    overrides = [f"++model.max_cond_frames_in_attn={KEYFRAMES_ATTENDED}"]
+    overrides += [f"++model.image_size={image_size}"] if image_size else []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        predictor = build_sam2_video_predictor(MODELS[size][1], None, device="cpu", hydra_overrides_extra=overrides)
+    if importlib.util.find_spec("sam2._C") is None:
+        predictor.fill_hole_area = 0  # hole filling needs sam2's CUDA extension; without it sam2 warns every frame
+    return predictor
+
+
+def _stopped(cancel: Cancel | None) -> Callable[[], bool]:
+    if cancel is None:
+        return lambda: False
+    return cancel.is_set if hasattr(cancel, "is_set") else cancel
+
+
+def _counter(progress: Progress | None, total: int) -> Callable[[], None]:
+    """tick() reports progress(done, total) with done rising by one from 0."""
+    done = 0
+    if progress:
+        progress(0, total)
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    return tick

@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_CROPS_LIMIT = 24  # §3.7: 8 is the reference default, 24 the Ai2 evaluation setting
-MAX_FRAMES_LIMIT = 384  # §5.1: the long-context checkpoints were trained with up to 384 frames
+MAX_FRAMES_LIMIT = 384  # §5.1: the long-context checkpoints were trained with up to 384 frames (2 at least)
+
+
+class InvalidRequest(ValueError):
+    """Settings out of their allowed range; the message names the setting and the range."""
 
 
 @dataclass(frozen=True)
@@ -34,16 +38,22 @@ class Request:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form settings recorded in manifests
 
     def __post_init__(self):
-        if not 1 <= self.max_crops <= MAX_CROPS_LIMIT:
-            raise ValueError(f"max_crops must be between 1 and {MAX_CROPS_LIMIT}, got {self.max_crops}")
-        if not 1 <= self.max_frames <= MAX_FRAMES_LIMIT:
-            raise ValueError(f"max_frames must be between 1 and {MAX_FRAMES_LIMIT}, got {self.max_frames}")
-        if not self.max_fps > 0:
-            raise ValueError(f"max_fps must be positive, got {self.max_fps}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ValueError("temperature must be >= 0, top_p in (0, 1] and top_k >= 0")
+        checks = [
+            (isinstance(self.max_crops, int) and 1 <= self.max_crops <= MAX_CROPS_LIMIT,
+             f"max_crops must be a whole number from 1 to {MAX_CROPS_LIMIT}"),
+            (isinstance(self.max_frames, int) and 2 <= self.max_frames <= MAX_FRAMES_LIMIT,
+             f"max_frames must be a whole number from 2 to {MAX_FRAMES_LIMIT}"),
+            (isinstance(self.max_fps, int | float) and self.max_fps > 0, "max_fps must be a positive number"),
+            (isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1,
+             "max_new_tokens must be a whole number of at least 1"),
+            (isinstance(self.temperature, int | float) and self.temperature >= 0, "temperature must be >= 0"),
+            (isinstance(self.top_p, int | float) and 0 < self.top_p <= 1, "top_p must be in (0, 1]"),
+            (isinstance(self.top_k, int) and self.top_k >= 0, "top_k must be a whole number >= 0"),
+            (isinstance(self.frequency_penalty, int | float), "frequency_penalty must be a number"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise InvalidRequest(message)
 
     @property
     def greedy(self) -> bool:

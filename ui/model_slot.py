@@ -41,6 +41,15 @@ class ModelSlot:
         threading.Thread(target=self._load, name=f"load {self.name}", daemon=True).start()
         return self
 
+    def switch(self, name: str) -> None:
+        """Load another model in the background; the current one is released first (one GPU holds one model)."""
+        with self._lock:
+            if name == self.name and self._state != FAILED:
+                return
+            self.name, self._state, self._detail, self._model = name, LOADING, "starting", None
+        _release_memory()
+        self.start()
+
     def status(self) -> ModelStatus:
         with self._lock:
             end = time.monotonic() if self._state == LOADING else self._finished
@@ -66,10 +75,13 @@ class ModelSlot:
     def _load(self) -> None:
         with self._lock:
             self._detail = f"loading {self.name}"
+            name = self.name
         try:
-            model = self._loader(self.name, self.device, self.dtype)
+            model = self._loader(name, self.device, self.dtype)
         except Exception as err:  # any failure is reported in the UI instead of killing the server
             with self._lock:
+                if name != self.name:
+                    return
                 self._state, self._detail, self._finished = (
                     FAILED,
                     str(err) or type(err).__name__,
@@ -77,4 +89,19 @@ class ModelSlot:
                 )
             return
         with self._lock:
+            if name != self.name:  # switched again while this one loaded: drop it
+                return
             self._state, self._detail, self._model, self._finished = READY, "", model, time.monotonic()
+
+
+def _release_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

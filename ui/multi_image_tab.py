@@ -1,0 +1,97 @@
+"""Multi-image tab: 2 to 8 images answered together ("Image k" indexing); one overlay per image with its own count,
+and the total."""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from pipeline import Answer, Loaded, Partial, Progress, Task
+from ui.answering import Failed, chat_messages, run_events
+from ui.backend import Backend, gpu
+from ui.examples import MULTI_IMAGE_EXAMPLES
+from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
+from ui.settings import SettingsPanel
+from visualization import marks
+from visualization.overlay import legend_html, overlay_images
+
+
+def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
+    with gr.Tab("Multi-image", id="multi_image", elem_id="tab-multi_image"):
+        history = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1):
+                files = gr.File(
+                    label="Images (2 to 8)",
+                    file_count="multiple",
+                    file_types=["image"],
+                    height=160,
+                    elem_id="multi-files",
+                )
+                preview = gr.Gallery(label="Your images", columns=4, height=220, interactive=False)
+            with gr.Column(scale=2):
+                gallery = gr.Gallery(label="The answer on each image", columns=3, height=420, interactive=False,
+                                     elem_id="multi-overlays")  # fmt: skip
+                total = gr.HTML("", elem_id="multi-total")
+        chat = gr.Chatbot(label="Conversation", height=220)
+        with gr.Row():
+            hint = "e.g. “Count the boats in all images.” or “Point to the cats in image_1, image_3.”"
+            question = gr.Textbox(placeholder=hint, show_label=False, scale=5, elem_id="multi-question")
+            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="multi-ask")
+            stop = gr.Button("Stop", scale=1)
+        gr.Examples(MULTI_IMAGE_EXAMPLES, [files, question], label="Examples")
+        results = results_panel()
+
+    @gpu(duration=180)
+    def answer(data: dict, request: gr.Request):
+        paths, text, turns = [str(p) for p in data[files] or []], data[question], data[history]
+
+        def task():
+            return Task("multi_image", tuple(paths), text, history=tuple(map(tuple, turns)), settings=panel.read(data))
+
+        chat_now = [*chat_messages(turns), {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
+        pictures = []
+        skips = [gr.skip()] * 5
+        for event in run_events(backend, task, request):
+            if isinstance(event, Loaded):
+                pictures = list(event.images)
+            elif isinstance(event, Progress):
+                yield chat_now, gr.skip(), gr.skip(), gr.skip(), gr.skip(), status_line(event.message), *skips
+            elif isinstance(event, Partial):
+                chat_now[-1]["content"] = event.grounding.text or event.text
+                drawn = _gallery(overlay_images(pictures, event.grounding)) if event.points else gr.skip()
+                yield chat_now, drawn, gr.skip(), gr.skip(), gr.skip(), *streaming_updates(event.text, "Answering…")
+            elif isinstance(event, Failed):  # the conversation stays as it was before this question
+                yield chat_messages(turns), *[gr.skip()] * 4, *failed_updates(event.message)
+            elif isinstance(event, Answer):
+                chat_now[-1]["content"] = event.grounding.text or event.text
+                overlays = overlay_images(list(event.images), event.display)
+                items = [
+                    (str(path), f"Image {k}: {o.count}") for k, (path, o) in enumerate(zip(event.overlays, overlays), 1)
+                ]
+                yield (chat_now, items, _total(event, overlays), [*turns, [text, event.text]], "",
+                       *answer_updates(event))  # fmt: skip
+
+    outputs = [chat, gallery, total, history, question, *results.outputs()]
+    inputs = {files, question, history, *panel.inputs()}
+    run = gr.on([ask.click, question.submit], answer, inputs, outputs, concurrency_id="gpu", api_visibility="private")
+    stop.click(backend.stop, None, None, cancels=[run], queue=False, api_visibility="private")
+
+    def uploaded(paths):
+        return [str(p) for p in paths or []], [], [], None, ""
+
+    files.change(uploaded, files, [preview, history, chat, gallery, total], queue=False, api_visibility="private")
+
+
+def _gallery(overlays) -> list[tuple]:
+    return [(o.image, f"Image {k}: {o.count}") for k, o in enumerate(overlays, start=1)]
+
+
+def _total(answer, overlays) -> str:
+    per_image = " + ".join(str(o.count) for o in overlays)
+    stated = answer.grounding.stated_count
+    said = f" · the answer states {stated}" if stated is not None and stated != sum(o.count for o in overlays) else ""
+    legend = legend_html(marks.legend([p for points in marks.image_points(answer.display).values() for p in points]))
+    return (f'<div class="count-total">Total: <b>{sum(o.count for o in overlays)}</b> ({html.escape(per_image)})'
+            f"{html.escape(said)}</div>{legend}")  # fmt: skip

@@ -744,6 +744,10 @@ def _download(size: str, cache_dir: str | Path | None) -> Path:
 
 def _build(size: str, image_size: int | None, seed: int) -> Any:
     """The size's video predictor on the CPU, with random weights drawn from `seed`."""
+    if importlib.util.find_spec("sam2") is None:
+        raise SegmentError(
+            "SAM 2 is not installed: run `pip install --no-deps --no-build-isolation sam2==1.1.0` (see README)"
+        )
     from sam2.build_sam import build_sam2_video_predictor  # imports hydra and sets up sam2's config search path
 
     overrides = [f"++model.max_cond_frames_in_attn={KEYFRAMES_ATTENDED}"]

@@ -18,7 +18,7 @@ from pipeline import Answer, Settings, Task
 from pipeline.bundle import summary
 from pipeline.task import TaskError
 from ui.answering import run_events
-from ui.backend import Backend, gpu
+from ui.backend import Backend, gpu, gpu_seconds
 
 SETTING_NAMES = {f.name for f in fields(Settings)}
 
@@ -33,7 +33,13 @@ def api_endpoints(backend: Backend) -> None:
         buttons = {name: gr.Button(name) for name in ("image", "multi_image", "video", "tracking")}
 
     def endpoint(kind: str):
-        @gpu(duration=600)
+        def seconds(media, text, settings_json, request=None) -> int:
+            try:
+                return gpu_seconds(kind, parse_settings(settings_json, kind))
+            except TaskError:
+                return 60  # the call itself reports the bad settings
+
+        @gpu(duration=seconds)
         def call(media, text, settings_json, request: gr.Request):
             def task():
                 paths = [str(m) for m in media] if isinstance(media, list) else ([str(media)] if media else [])

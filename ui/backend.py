@@ -131,6 +131,20 @@ def user_message(err: Exception) -> str | None:
     return str(err) if isinstance(err, known) else None
 
 
+def gpu_seconds(kind: str, settings) -> int:
+    """A ZeroGPU time budget for one request: model work grows with the answer length and the video frames,
+    tracking adds SAM 2 over the clip. Generous, since running out mid-answer loses the answer."""
+    from pipeline.task import DEFAULT_NEW_TOKENS
+
+    tokens = settings.max_new_tokens or DEFAULT_NEW_TOKENS[kind]
+    seconds = 30 + tokens // 20
+    if kind in ("video", "tracking"):
+        seconds += settings.max_frames // 2
+    if kind == "tracking" or settings.sam2 != "off":
+        seconds += 240
+    return min(seconds, 1200)
+
+
 def gpu(duration: Callable[..., int] | int = 120):
     """ZeroGPU (Hugging Face Spaces): run the decorated function inside `spaces.GPU` when the package is present;
     elsewhere the function is returned unchanged."""

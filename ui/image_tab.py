@@ -10,7 +10,7 @@ import gradio as gr
 from inference.media import MediaError, load_image
 from pipeline import Answer, Loaded, Partial, Progress, Task
 from ui.answering import Failed, chat_messages, run_events
-from ui.backend import Backend, gpu
+from ui.backend import Backend, gpu, gpu_seconds
 from ui.examples import IMAGE_EXAMPLES
 from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
 from ui.settings import SettingsPanel
@@ -43,7 +43,7 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> None:
         gr.Examples(IMAGE_EXAMPLES, [image, question], label="Examples")
         results = results_panel()
 
-    @gpu(duration=120)
+    @gpu(duration=lambda data, request=None: gpu_seconds("image", panel.read(data, masks=data[masks])))
     def answer(data: dict, request: gr.Request):
         image_path, text, turns = data[image], data[question], data[history]
 

@@ -9,7 +9,7 @@ import gradio as gr
 
 from pipeline import Answer, Loaded, Partial, Progress, Task
 from ui.answering import Failed, chat_messages, run_events
-from ui.backend import Backend, gpu
+from ui.backend import Backend, gpu, gpu_seconds
 from ui.examples import MULTI_IMAGE_EXAMPLES
 from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
 from ui.settings import SettingsPanel
@@ -43,7 +43,7 @@ def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
         gr.Examples(MULTI_IMAGE_EXAMPLES, [files, question], label="Examples")
         results = results_panel()
 
-    @gpu(duration=180)
+    @gpu(duration=lambda data, request=None: gpu_seconds("multi_image", panel.read(data)))
     def answer(data: dict, request: gr.Request):
         paths, text, turns = [str(p) for p in data[files] or []], data[question], data[history]
 

@@ -7,7 +7,7 @@ import gradio as gr
 
 from pipeline import Answer, Loaded, Partial, Progress, Task
 from ui.answering import Failed, run_events
-from ui.backend import Backend, gpu
+from ui.backend import Backend, gpu, gpu_seconds
 from ui.examples import TRACKING_EXAMPLES, official_buttons
 from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
 from ui.settings import SettingsPanel
@@ -39,7 +39,7 @@ def tracking_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
             official = official_buttons("tracking", video, question)
         results = results_panel()
 
-    @gpu(duration=600)
+    @gpu(duration=lambda data, request=None: gpu_seconds("tracking", panel.read(data, masks=True)))
     def answer(data: dict, request: gr.Request):
         path, text = data[video], data[question]
 

@@ -9,7 +9,7 @@ import gradio as gr
 
 from pipeline import Answer, Loaded, Partial, Progress, Task
 from ui.answering import Failed, chat_messages, run_events
-from ui.backend import Backend, gpu
+from ui.backend import Backend, gpu, gpu_seconds
 from ui.examples import VIDEO_EXAMPLES, official_buttons
 from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
 from ui.settings import SettingsPanel
@@ -41,7 +41,7 @@ def video_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
             official = official_buttons("video", video, question)
         results = results_panel()
 
-    @gpu(duration=300)
+    @gpu(duration=lambda data, request=None: gpu_seconds("video", panel.read(data)))
     def answer(data: dict, request: gr.Request):
         path, text, turns = data[video], data[question], data[history]
 

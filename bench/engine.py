@@ -68,6 +68,9 @@ def bench_cpu(size: str, repeats: int, new_tokens: int) -> None:
         model, processor = load_reference(path)
         params = sum(p.numel() for p in ours.model.parameters())
         print(f"checkpoint: {size} ({params / 1e6:.0f} M parameters, float32), torch threads {torch.get_num_threads()}")
+        floor = _decode_floor(ours)
+        print(f"decode floor: one matrix-vector product per decode weight takes {floor * 1e3:.1f} ms/token here "
+              f"({1 / floor:.1f} tok/s): no float32 decoder reads its weights faster")  # fmt: skip
         print(f"{'case':18} {'':9} {'prefill ms':>11} {'decode tok/s':>13}")
         for name, (messages, video) in cases().items():
             request = Request(messages=messages, max_new_tokens=new_tokens)
@@ -93,6 +96,25 @@ def bench_cpu(size: str, repeats: int, new_tokens: int) -> None:
             print(f"{name:18} {'reference':9} {rp:11.1f} {rd:13.1f}")
             print(f"{'':18} {'ours':9} {op:11.1f} {od:13.1f}")
             print(f"{'':18} {'ratio':9} {rp / op:10.2f}x {od / rd:12.2f}x   (prefill: ref/ours, decode: ours/ref)")
+            print(f"{'':18} {'of floor':9} {'':11} {'':4}ref {rd * floor:.0%}, ours {od * floor:.0%}")
+
+
+def _decode_floor(engine: Molmo2Engine, repeats: int = 20) -> float:
+    """Seconds for one matrix-vector product with every weight matrix a decode step reads (decoder + lm_head):
+    the memory-bandwidth limit of float32 decoding on this machine."""
+    decoder = ("text.blocks", "lm_head")
+    weights = [p for n, p in engine.model.named_parameters() if p.dim() == 2 and n.startswith(decoder)]
+    inputs = [torch.randn(1, w.shape[1]) for w in weights]
+
+    def once():
+        for w, x in zip(weights, inputs):
+            torch.nn.functional.linear(x, w)
+
+    once()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    return (time.perf_counter() - start) / repeats
 
 
 def _generate_exactly(engine: Molmo2Engine, request: Request, new_tokens: int):

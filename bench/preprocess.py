@@ -3,7 +3,7 @@
     .venv/bin/python bench/preprocess.py [--repeats 3]
 
 (a) a 60 s 1920x1080 H.264 clip at 30 fps (generated once into bench/out/) -> 128 sampled frames -> inputs.
-    ours: inference.video.load_clip (PyAV in a child process) + our processor.
+    ours: our processor given the path (PyAV in a child process; each frame resized while the next decodes).
     reference: decord VideoReader.get_batch on the same frame indices (molmo-utils' default backend), then
     transformers 5.23 Molmo2Processor with those frames and their timestamps.
 (b) a 4000x3000 JPEG -> inputs with max_crops 24.
@@ -32,14 +32,13 @@ from decode import OUT, make_clip  # noqa: E402
 from inference.preprocess import load_processor  # noqa: E402
 from inference.request import Request  # noqa: E402
 from inference.tiny import write_checkpoint  # noqa: E402
-from inference.video import load_clip  # noqa: E402
 from reference import load_reference_processor, reference_inputs  # noqa: E402
 
 
 def video_case(ours, reference, path: Path):
-    def run_ours():
-        clip = load_clip(path, max_frames=128, max_fps=2.0)
-        return ours(Request(messages=_ask({"type": "video", "video": clip}))), clip
+    def run_ours():  # the processor decodes the file itself, resizing each frame while the next one decodes
+        batch = ours(Request(messages=_ask({"type": "video", "video": str(path)}), max_frames=128, max_fps=2.0))
+        return batch, batch
 
     def run_reference(indices, times):
         import decord
@@ -72,7 +71,7 @@ def measure(name: str, run_ours, run_reference, repeats: int) -> None:
         t = time.perf_counter()
         batch, clip = run_ours()
         ours_s.append(time.perf_counter() - t)
-        args = (clip.frame_indices, clip.times) if clip is not None else ()
+        args = (clip.frame_indices, clip.frame_times) if clip is not None else ()
         t = time.perf_counter()
         ref = run_reference(*args)
         ref_s.append(time.perf_counter() - t)

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -48,6 +49,8 @@ class GenerationResult:
     frame_indices: tuple[int, ...] | None = None
     media_sizes: tuple[tuple[int, int], ...] = ()
     notes: tuple[str, ...] = ()
+    clip_start: float | None = None  # video files: where the sampled range starts (seconds)
+    video: Any | None = None  # video files: the inference.video.VideoInfo of the upload
 
 
 class TextStream:
@@ -245,6 +248,8 @@ class Molmo2Engine:
                     frame_indices=batch.frame_indices,
                     media_sizes=batch.media_sizes,
                     notes=batch.notes,
+                    clip_start=batch.clip_start,
+                    video=batch.video_info,
                 )
 
             if cancel.is_set():

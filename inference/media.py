@@ -58,8 +58,9 @@ class LoadedImage:
 
 def load_image(src: str | Path | bytes | Image.Image, limits: ImageLimits = ImageLimits()) -> LoadedImage:
     """Open `src` (a path, the file's bytes, or a PIL image) as upright 8-bit RGB; raises MediaError."""
-    if isinstance(src, Image.Image):
-        return _convert(src, src.format or "PIL", limits)
+    if isinstance(src, Image.Image):  # the caller's image: work on a copy, never change theirs
+        _check_size(*src.size, limits)
+        return _convert(src.copy(), src.format or "PIL", limits, frames=getattr(src, "n_frames", 1))
     data = _read_bytes(src, limits) if isinstance(src, (str, Path)) else bytes(src)
     if not data:
         raise MediaError(f"the image file is empty; upload a {ACCEPTED} image")
@@ -98,19 +99,20 @@ def _too_large_message(limits: ImageLimits) -> str:
     return f"image too large (max {max_pixels / 1e6:.0f} MP and {limits.max_side} px per side)"
 
 
-def _convert(image: Image.Image, source_format: str, limits: ImageLimits) -> LoadedImage:
+def _convert(image: Image.Image, source_format: str, limits: ImageLimits, frames: int | None = None) -> LoadedImage:
+    """`image` is ours to change (opened here, or a copy): decoded, turned upright in place, made RGB."""
     _check_size(*image.size, limits)
-    frames = getattr(image, "n_frames", 1)
+    frames = frames or getattr(image, "n_frames", 1)
     kind = _MULTI_FRAME.get(source_format, source_format)
     notes = (f"{kind}: using the first frame of {frames}",) if frames > 1 else ()
     try:
-        if frames > 1:
+        if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
         image.load()
-        upright = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # no copy of a 12 MP photo when nothing needs turning
     except _DECODE_ERRORS:
         raise MediaError(f"the image file is truncated or damaged; upload a complete {ACCEPTED} file") from None
-    return LoadedImage(_to_rgb(upright), source_format, notes)
+    return LoadedImage(_to_rgb(image), source_format, notes)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -126,7 +128,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         canvas.alpha_composite(rgba)
         return canvas.convert("RGB")
     if image.mode == "RGB":
-        return image.copy()  # detached from the opened file
+        return image
     try:
         return image.convert("RGB")
     except ValueError:  # e.g. LAB TIFFs: Pillow has no conversion

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -124,9 +125,23 @@ class Batch:
     frame_indices: tuple[int, ...] | None  # original-video frame decoded for each time, when known
     media_sizes: tuple[tuple[int, int], ...]  # (width, height) of each original image, or of the video frames
     media_keys: tuple[str, ...]  # content hash of each image or video: equal ids + equal keys = reusable prefix
+    clip_start: float | None  # video from a file: where the sampled range starts in the whole video (seconds)
+    video_info: Any | None  # video from a file: its inference.video.VideoInfo
     prompt: str  # the rendered chat text, with placeholders
     notes: tuple[str, ...]  # what media loading changed (first frame of an animation, ...)
     timings: dict[str, float]  # seconds: media_decode, preprocess
+
+
+@dataclass(frozen=True)
+class _VideoFrames:
+    """A video after decoding: each sampled frame's uint8 patches, and where the frames came from."""
+
+    patches: torch.Tensor  # [T, 729, 588] uint8
+    times: tuple[float, ...]
+    frame_indices: tuple[int, ...] | None
+    size: tuple[int, int]  # (width, height) of the frames as displayed
+    start: float | None
+    info: Any | None
 
 
 @dataclass(frozen=True)
@@ -170,10 +185,8 @@ class Molmo2Processor:
         if not prompt.startswith(self.bos_token):
             prompt = self.bos_token + prompt  # §10.1 step 6: BOS is prepended as text
         visuals = [self._image(img, request.max_crops) for img in images]
-        frame_times = frame_indices = None
         if video is not None:
-            frames, frame_times, frame_indices = video
-            visuals.append(self._video(frames, frame_times))
+            visuals.append(self._video(video))
         ids = self._token_ids(prompt, visuals, is_video=video is not None)
         ids_t = torch.from_numpy(ids)
         pixels, pooling = _concat_visuals(visuals)
@@ -183,8 +196,10 @@ class Molmo2Processor:
             pixel_values=pixels,
             pooling=pooling,
             is_video=video is not None,
-            frame_times=tuple(frame_times) if frame_times is not None else None,
-            frame_indices=tuple(frame_indices) if frame_indices is not None else None,
+            frame_times=tuple(video.times) if video is not None else None,
+            frame_indices=tuple(video.frame_indices) if video is not None and video.frame_indices else None,
+            clip_start=video.start if video is not None else None,
+            video_info=video.info if video is not None else None,
             media_sizes=tuple(v.size for v in visuals),
             media_keys=tuple(v.key for v in visuals),
             prompt=prompt,
@@ -221,7 +236,7 @@ class Molmo2Processor:
                 kind = part.get("type")
                 if kind == "image" or "image" in part:
                     loaded = load_image(part["image"])
-                    images.append(np.array(loaded.image))  # [H, W, 3] uint8, writable
+                    images.append(_pixels(loaded.image))
                     notes.extend(loaded.notes)
                 elif kind == "video" or "video" in part:
                     videos.append(self._load_video(part, request))
@@ -235,20 +250,41 @@ class Molmo2Processor:
             raise ValueError("A conversation cannot mix images and a video.")  # §5.3
         return messages, images, (videos[0] if videos else None), notes
 
-    def _load_video(self, part: dict[str, Any], request: Request):
-        """(frames [T, H, W, 3] uint8, times, original frame indices or None) of a video content part."""
+    def _load_video(self, part: dict[str, Any], request: Request) -> _VideoFrames:
+        """The frames of a video content part, each turned into its uint8 patches as soon as it is decoded."""
         video = part["video"]
         if "timestamps" in part:  # decoded frames given by the caller
-            frames = np.stack([np.asarray(f.convert("RGB")) if isinstance(f, Image.Image) else f for f in video])
+            frames = [np.asarray(f.convert("RGB")) if isinstance(f, Image.Image) else f for f in video]
             if len(part["timestamps"]) != len(frames):
                 raise ValueError("A video given as frames needs one timestamp per frame.")
-            return frames, [float(t) for t in part["timestamps"]], part.get("frame_indices")
-        from inference.video import VideoClip, load_clip
+            height, width = frames[0].shape[:2]
+            patches = torch.stack([self._frame_patches(f) for f in frames])
+            times = tuple(float(t) for t in part["timestamps"])
+            return _VideoFrames(patches, times, part.get("frame_indices"), (width, height), None, None)
+        from inference.video import VideoClip, open_clip
 
-        if not isinstance(video, VideoClip):
-            start, end = request.clip or (None, None)
-            video = load_clip(video, max_frames=request.max_frames, max_fps=request.max_fps, start=start, end=end)
-        return video.frames, list(video.times), list(video.frame_indices)
+        if isinstance(video, VideoClip):
+            patches = torch.stack([self._frame_patches(f) for f in video.frames])
+            size = (video.info.width, video.info.height)
+            return _VideoFrames(patches, video.times, video.frame_indices, size, video.start, video.info)
+        start, end = request.clip or (None, None)
+        with open_clip(video, max_frames=request.max_frames, max_fps=request.max_fps, start=start, end=end) as (
+            plan,
+            frames,
+        ):
+            side = self.settings.crop_size // self.settings.patch_size
+            patches = torch.empty((len(plan.times), side * side, self.settings.patch_size**2 * 3), dtype=torch.uint8)
+            for index, image in frames:  # the child decodes the next frame meanwhile
+                slots = [slot for slot, wanted in enumerate(plan.frame_indices) if wanted == index]
+                patches[slots] = self._frame_patches(image)
+        size = (plan.info.width, plan.info.height)
+        return _VideoFrames(patches, plan.times, plan.frame_indices, size, plan.start, plan.info)
+
+    def _frame_patches(self, frame: np.ndarray) -> torch.Tensor:
+        """One video frame [H, W, 3] uint8 -> [729, 588] uint8 patches of its 378×378 resize (§5.2)."""
+        s = self.settings
+        source = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+        return patchify(resize_uint8(source, s.crop_size, s.crop_size), s.patch_size)[0]
 
     def _clean(self, text: str) -> str:
         """User text never carries control tokens: a typed '<im_patch>' must stay text, not become a slot."""
@@ -263,36 +299,35 @@ class Molmo2Processor:
         s = self.settings
         height, width = image.shape[:2]
         rows, cols, canvas_h, canvas_w = crop_geometry(height, width, max_crops, s)
-        source = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)  # [3, H, W] uint8
+        # [3, H, W] float, converted once for both resizes (the image's own memory layout, as the reference has it)
+        with warnings.catch_warnings():  # a read-only array: torch warns about writes, and none happen
+            warnings.simplefilter("ignore", UserWarning)
+            source = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
         crops = [resize_uint8(source, s.crop_size, s.crop_size)]  # crop 0: the whole image, low-res (§3.3)
         canvas = resize_uint8(source, canvas_h, canvas_w)  # [3, canvas_h, canvas_w]
+        del source
         window = s.crop_size - (s.overlap_margins[0] + s.overlap_margins[1]) * s.patch_size
         tiles = canvas.unfold(1, s.crop_size, window).unfold(2, s.crop_size, window)  # [3, r, c, S, S]
         crops.append(tiles.permute(1, 2, 0, 3, 4).reshape(rows * cols, 3, s.crop_size, s.crop_size))
-        pixels = s.image_norm(patchify(torch.cat([crops[0][None], crops[1]]), s.patch_size))
+        patches = patchify(torch.cat([crops[0][None], crops[1]]), s.patch_size)  # [1 + r·c, 729, 588] uint8
         pooling, grid = image_pooling(rows, cols, s)
         return _Visual(
             ids=self._image_ids(grid),
-            pixels=pixels,
+            pixels=s.image_norm(patches),
             pooling=pooling,
             size=(width, height),
-            key=_content_key(image),
+            key=_content_key(patches.numpy(), [max_crops]),
         )
 
-    def _video(self, frames: np.ndarray, times: list[float]) -> _Visual:
+    def _video(self, video: _VideoFrames) -> _Visual:
         s = self.settings
-        patches = []
-        for chunk in range(0, len(frames), 16):  # bounded memory: 16 full-size frames in float at a time
-            batch = torch.from_numpy(np.ascontiguousarray(frames[chunk : chunk + 16])).permute(0, 3, 1, 2)
-            patches.append(patchify(resize_uint8(batch, s.crop_size, s.crop_size), s.patch_size))
-        pooling, grid = video_pooling(len(frames), s)
-        height, width = frames.shape[1:3]
+        pooling, grid = video_pooling(len(video.times), s)
         return _Visual(
-            ids=self._video_ids(times, grid),
-            pixels=s.video_norm(torch.cat(patches)),
+            ids=self._video_ids(list(video.times), grid),
+            pixels=s.video_norm(video.patches),
             pooling=pooling,
-            size=(int(width), int(height)),
-            key=_content_key(frames, times),
+            size=video.size,
+            key=_content_key(video.patches.numpy(), list(video.times)),  # equal patches give equal model inputs
         )
 
     # -- token ids -------------------------------------------------------------------------------------------
@@ -412,10 +447,11 @@ def _pool_windows(grid: torch.Tensor, pool_h: int, pool_w: int) -> tuple[torch.T
 
 
 def resize_uint8(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """§3.1: bilinear without antialiasing on float, rounded and clamped back to uint8 ([..., 3, H, W])."""
+    """§3.1: bilinear without antialiasing on float, rounded and clamped back to uint8 ([..., 3, H, W] uint8 or
+    float holding 0-255 values) -> uint8."""
     batched = image if image.dim() == 4 else image[None]
     if batched.shape[-2:] == (height, width):
-        return image
+        return image.to(torch.uint8)
     out = F.interpolate(batched.float(), size=(height, width), mode="bilinear", align_corners=False, antialias=False)
     out = out.round_().clamp_(0, 255).to(torch.uint8)
     return out if image.dim() == 4 else out[0]
@@ -447,11 +483,16 @@ def _concat_visuals(visuals: list[_Visual]) -> tuple[torch.Tensor | None, torch.
     return torch.cat([v.pixels for v in visuals]), torch.cat(pooled)
 
 
-def _content_key(array: np.ndarray, times: list[float] | None = None) -> str:
-    digest = hashlib.blake2b(array.tobytes(), digest_size=16)
+def _pixels(image: Image.Image) -> np.ndarray:
+    """[H, W, 3] uint8 of an RGB image with a single copy (read-only: nothing here writes to it)."""
+    return np.frombuffer(image.tobytes(), np.uint8).reshape(image.height, image.width, 3)
+
+
+def _content_key(array: np.ndarray, extra: list[float] | None = None) -> str:
+    digest = hashlib.blake2b(memoryview(np.ascontiguousarray(array)).cast("B"), digest_size=16)
     digest.update(repr(array.shape).encode())
-    if times is not None:
-        digest.update(repr([round(t, 4) for t in times]).encode())
+    if extra is not None:
+        digest.update(repr([round(t, 4) for t in extra]).encode())
     return digest.hexdigest()
 
 

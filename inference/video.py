@@ -102,6 +102,14 @@ def sample_times(duration: float, *, max_frames: int = 128, max_fps: float = 2.0
     return [*np.arange(0.0, duration, 1.0 / max_fps).tolist(), float(duration)]
 
 
+def clip_times(
+    duration: float, start: float | None, end: float | None, *, max_frames: int, max_fps: float
+) -> tuple[float, list[float]]:
+    """(clip start, sampled times from it) for the [start, end] range of a `duration`-second video."""
+    start, end = _clip_range(start, end, duration)
+    return start, sample_times(end - start, max_frames=max_frames, max_fps=max_fps)
+
+
 def probe_video(path: str | Path, limits: VideoLimits = VideoLimits()) -> VideoInfo:
     """Open, check and index `path` in a child process; raises MediaError when it is not a video we accept."""
     _sniff(path, limits)
@@ -109,7 +117,18 @@ def probe_video(path: str | Path, limits: VideoLimits = VideoLimits()) -> VideoI
         return _info(child.receive(limits.probe_timeout), limits)
 
 
-def load_clip(
+@dataclass(frozen=True)
+class ClipPlan:
+    """Which frames §5.1(a) samples from a video (or from a [start, end] range of it)."""
+
+    info: VideoInfo
+    times: tuple[float, ...]  # the times written into the prompt, relative to the clip start (0.0 first)
+    frame_indices: tuple[int, ...]  # index in the original stream of the frame decoded for each time
+    start: float  # clip start in seconds within the original video
+
+
+@contextmanager
+def open_clip(
     path: str | Path,
     *,
     max_frames: int = 128,
@@ -119,9 +138,10 @@ def load_clip(
     limits: VideoLimits = VideoLimits(),
     backend: str = "auto",
     max_side: int | None = None,
-) -> VideoClip:
-    """The frames §5.1(a) samples from `path` (or from [start, end] seconds of it), decoded in a child process.
-    `max_side` shrinks frames (keeping the aspect ratio) in the child: 384 full-size 4K frames would take 9.6 GB."""
+) -> Iterator[tuple[ClipPlan, Iterator[tuple[int, np.ndarray]]]]:
+    """(plan, frames): the sampling plan, then each distinct sampled frame as (stream index, [H, W, 3] uint8),
+    in stream order, while the child process is still decoding the next ones. Consuming a frame as it arrives
+    (as the preprocessor does) overlaps that work with decoding and never holds all full-size frames at once."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     sample_times(0.0, max_frames=max_frames, max_fps=max_fps)  # argument check before any work
@@ -131,17 +151,30 @@ def load_clip(
     with _Child(request) as child:
         info = _info(child.receive(limits.probe_timeout), limits)
         deadline = time.monotonic() + limits.decode_timeout
-        plan = child.receive(deadline - time.monotonic())
-        indices = plan["indices"]
+        header = child.receive(deadline - time.monotonic())
+        indices = header["indices"]
         if not 0 < len(indices) <= max_frames or min(indices) < 0 or max(indices) >= info.frame_count:
             raise RuntimeError(f"video child sent an impossible plan: {len(indices)} frames")
         width, height = _fitted(info.width, info.height, max_side)
-        frames = np.empty((len(indices), height, width, 3), np.uint8)  # [T, H, W, 3]
-        for index in sorted(set(indices)):  # each distinct frame once, in stream order
-            slots = [i for i, wanted in enumerate(indices) if wanted == index]
-            child.receive_pixels(frames[slots[0]], index, deadline - time.monotonic())
-            frames[slots[1:]] = frames[slots[0]]
-    return VideoClip(frames, tuple(plan["times"]), tuple(indices), plan["start"], info)
+
+        def frames() -> Iterator[tuple[int, np.ndarray]]:
+            for index in sorted(set(indices)):
+                image = np.empty((height, width, 3), np.uint8)  # [H, W, 3]
+                child.receive_pixels(image, index, deadline - time.monotonic())
+                yield index, image
+
+        yield ClipPlan(info, tuple(header["times"]), tuple(indices), header["start"]), frames()
+
+
+def load_clip(path: str | Path, **options) -> VideoClip:
+    """All the frames §5.1(a) samples from `path` (open_clip's options), decoded in a child process. `max_side`
+    shrinks frames (keeping the aspect ratio) in the child: 384 full-size 4K frames would take 9.6 GB."""
+    with open_clip(path, **options) as (plan, frames):
+        width, height = _fitted(plan.info.width, plan.info.height, options.get("max_side"))
+        out = np.empty((len(plan.frame_indices), height, width, 3), np.uint8)  # [T, H, W, 3]
+        for index, image in frames:
+            out[[slot for slot, wanted in enumerate(plan.frame_indices) if wanted == index]] = image
+    return VideoClip(out, plan.times, plan.frame_indices, plan.start, plan.info)
 
 
 def iter_frames(
@@ -300,12 +333,24 @@ class _Child:
         if header["kind"] != "pixels" or header["index"] != index:
             raise RuntimeError(f"video child sent {header} instead of frame {index}")
         self._wait(timeout)
-        try:
-            size = self.connection.recv_bytes_into(memoryview(out).cast("B"))
-        except EOFError:
-            raise MediaError("the video decoder crashed on this file; it may be damaged") from None
+        # The payload goes straight from the pipe into `out` (Connection.recv_bytes_into would buffer each 6 MB
+        # frame twice on the way, about 2 s of CPU for 128 full-HD frames). Connection framing: a 4-byte length.
+        fd = self.connection.fileno()
+        length = self._read_exactly(fd, memoryview(bytearray(4)))
+        size = struct.unpack("!i", length)[0]
         if size != out.nbytes:
             raise RuntimeError(f"video child sent {size} bytes for a {out.shape} frame")
+        self._read_exactly(fd, memoryview(out).cast("B"))
+
+    @staticmethod
+    def _read_exactly(fd: int, view: memoryview) -> memoryview:
+        got = 0
+        while got < len(view):
+            n = os.readv(fd, [view[got:]])
+            if n == 0:
+                raise MediaError("the video decoder crashed on this file; it may be damaged")
+            got += n
+        return view
 
 
 # --- the child process: child side (everything below runs only there) ---
@@ -336,8 +381,7 @@ def _clip_job(path, limits, max_frames, max_fps, start, end, backend, max_side) 
     with _opened(path) as container:
         info, timeline = _index(container, limits)
         yield {"kind": "info", "info": asdict(info)}, None
-        start, end = _clip_range(start, end, info.duration)
-        times = sample_times(end - start, max_frames=max_frames, max_fps=max_fps)
+        start, times = clip_times(info.duration, start, end, max_frames=max_frames, max_fps=max_fps)
         # Targets are start + t seconds after the first frame, i.e. t + start + first_pts (§5.1(a); the official
         # decord path drops first_pts when a clip range is given, its torchcodec path keeps it as we do).
         indices = frames_shown_at(timeline.ends, np.add(times, start))

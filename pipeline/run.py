@@ -19,7 +19,6 @@ from inference.grounding import GroundedObject, Grounding, MediaLayout, Streamin
 from inference.media import load_image
 from pipeline.task import Task
 
-VIDEO_MEMORY_BUDGET = 2 * 2**30  # bytes of sampled RGB frames held for Molmo2; larger clips are shrunk on decode
 PARTIAL_EVERY = 0.15  # seconds between streamed UI updates when no new point arrived
 # What current Chromium, Firefox and Safari play: 8-bit 4:2:0 H.264/AV1/VP9 in MP4, VP8/VP9/AV1 in WebM.
 BROWSER_PLAYABLE = {"mp4": {"h264", "av1", "vp9"}, "mkv/webm": {"vp8", "vp9", "av1"}}
@@ -101,10 +100,10 @@ def run(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     yield Progress("media", 0, 1, "Reading the media")
-    request, images, clip, notes = _load_media(task)
+    request, images, plan, notes = _load_media(task)
     timings["media_check"] = time.perf_counter() - started
-    frame_times = tuple(clip.start + t for t in clip.times) if clip is not None else None
-    yield Loaded(tuple(images), clip.info if clip is not None else None, frame_times, tuple(notes))
+    info, start, planned = plan if plan is not None else (None, 0.0, None)
+    yield Loaded(tuple(images), info, planned, tuple(notes))
 
     yield Progress("answer", 0, 1, "Molmo2 is looking")
     text, parser, last, points = "", StreamingParser(), 0.0, 0
@@ -115,22 +114,21 @@ def run(
         points += len(new)
         if new or time.perf_counter() - last > PARTIAL_EVERY:
             last = time.perf_counter()
-            partial = parser.result()
-            yield Partial(text, points, shift_keys(partial, clip.start) if clip is not None else partial)
+            yield Partial(text, points, shift_keys(parser.result(), start))
     result = stream.result
     timings.update({("molmo2" if k == "total" else k): v for k, v in result.timings.items()})
     grounding = parse(result.text)
-    layout = _layout(images, clip)
-    clip_start = clip.start if clip is not None else 0.0
-    display = shift_keys(grounding, clip_start) if clip is not None else grounding
+    layout = _layout(images, result)
+    clip_start = result.clip_start or 0.0
+    display = shift_keys(grounding, clip_start)
 
     masks = None
     if _wants_masks(task) and grounding.objects and result.finish_reason != "cancelled":
-        masks = yield from _masks(task, tracker, grounding, layout, images, clip, cancel, timings)
+        masks = yield from _masks(task, tracker, grounding, layout, images, clip_start, cancel, timings)
 
     yield Progress("render", 0, 1, "Drawing the answer")
     t = time.perf_counter()
-    overlays, annotated = _render(task, workdir, display, images, clip, masks)
+    overlays, annotated = _render(task, workdir, display, images, result, masks)
     timings["render"] = time.perf_counter() - t
 
     answer = Answer(
@@ -141,7 +139,7 @@ def run(
         layout=layout,
         result=result,
         images=tuple(images),
-        video=clip.info if clip is not None else None,
+        video=result.video,
         clip_start=clip_start,
         masks=masks,
         annotated_video=annotated,
@@ -186,24 +184,18 @@ def browser_playable(info) -> bool:
 
 
 def _load_media(task: Task):
-    """Check and decode the media once; the request then carries decoded images or the sampled clip."""
+    """Check the media before any model work. Images are decoded once here and the request carries them; a video
+    is probed (its frames are decoded by the preprocessor, overlapped with resizing), which gives the plan."""
     request = task.request()
     notes: list[str] = []
     if task.is_video:
-        from inference.video import load_clip, probe_video
+        from inference.video import clip_times, probe_video
 
         s = task.settings
         info = probe_video(task.media[0])
-        max_side = _fit_budget(info.width, info.height, s.max_frames)
-        clip = load_clip(
-            task.media[0], max_frames=s.max_frames, max_fps=s.max_fps, start=s.clip_start, end=s.clip_end,
-            max_side=max_side,
-        )  # fmt: skip
-        notes.extend(clip.info.notes)
-        if max_side is not None:
-            notes.append(f"frames shrunk to {max_side} px on their longer side to fit in memory")
-        content = [{**p, "video": clip} if p.get("type") == "video" else p for p in request.messages[0]["content"]]
-        return _with_content(request, content), [], clip, notes
+        notes.extend(info.notes)
+        start, times = clip_times(info.duration, s.clip_start, s.clip_end, max_frames=s.max_frames, max_fps=s.max_fps)
+        return request, [], (info, start, tuple(start + t for t in times)), notes
     loaded = [load_image(path) for path in task.media]
     for k, image in enumerate(loaded, start=1):
         notes.extend(f"image {k}: {note}" if len(loaded) > 1 else note for note in image.notes)
@@ -211,30 +203,18 @@ def _load_media(task: Task):
     content = [
         {**p, "image": next(it).image} if p.get("type") == "image" else p for p in request.messages[0]["content"]
     ]
-    return _with_content(request, content), [np.array(i.image) for i in loaded], None, notes
-
-
-def _with_content(request, content):
     messages = [{**request.messages[0], "content": content}, *request.messages[1:]]
-    return replace(request, messages=messages)
+    return replace(request, messages=messages), [np.array(i.image) for i in loaded], None, notes
 
 
-def _fit_budget(width: int, height: int, frames: int) -> int | None:
-    """A max_side that keeps `frames` RGB frames under VIDEO_MEMORY_BUDGET, or None when they already fit."""
-    if frames * width * height * 3 <= VIDEO_MEMORY_BUDGET:
-        return None
-    scale = (VIDEO_MEMORY_BUDGET / (frames * width * height * 3)) ** 0.5
-    return max(378, int(max(width, height) * scale))
-
-
-def _layout(images: list[np.ndarray], clip) -> MediaLayout:
-    if clip is None:
+def _layout(images: list[np.ndarray], result) -> MediaLayout:
+    if result.video is None:
         return MediaLayout(sizes=tuple((i.shape[1], i.shape[0]) for i in images))
     return MediaLayout(
-        sizes=((clip.info.width, clip.info.height),),
-        frame_times=tuple(clip.times),
-        frame_indices=tuple(clip.frame_indices),
-        fps=clip.info.fps,
+        sizes=((result.video.width, result.video.height),),
+        frame_times=tuple(result.frame_times),
+        frame_indices=tuple(result.frame_indices),
+        fps=result.video.fps,
     )
 
 
@@ -242,7 +222,7 @@ def _wants_masks(task: Task) -> bool:
     return task.kind == "tracking" or task.settings.sam2 != "off"
 
 
-def _masks(task, tracker, grounding, layout, images, clip, cancel, timings):
+def _masks(task, tracker, grounding, layout, images, clip_start, cancel, timings):
     """SAM 2 masks for the answer's points and tracks, with per-frame progress."""
     if tracker is None:
         return None
@@ -258,12 +238,12 @@ def _masks(task, tracker, grounding, layout, images, clip, cancel, timings):
 
     def work():
         try:
-            if clip is None:
+            if not task.is_video:
                 result["masks"] = segmenter.segment_images(images, grounding, progress, cancel=cancel)
             else:
                 end = task.settings.clip_end
                 result["masks"] = segmenter.track(
-                    task.media[0], grounding, progress, layout=layout, start=clip.start, end=end, cancel=cancel
+                    task.media[0], grounding, progress, layout=layout, start=clip_start, end=end, cancel=cancel
                 )
         except BaseException as err:  # handed to the caller's thread below
             result["error"] = err
@@ -279,11 +259,11 @@ def _masks(task, tracker, grounding, layout, images, clip, cancel, timings):
     return result["masks"]
 
 
-def _render(task: Task, workdir: Path, display: Grounding, images, clip, masks) -> tuple[list[Path], Path | None]:
+def _render(task: Task, workdir: Path, display: Grounding, images, result, masks) -> tuple[list[Path], Path | None]:
     from visualization import render_annotated_video
     from visualization.overlay import overlay_images
 
-    if clip is None:
+    if not task.is_video:
         image_masks = None
         if masks is not None:
             image_masks = [masks.at(k) for k in range(1, len(images) + 1)]
@@ -293,10 +273,10 @@ def _render(task: Task, workdir: Path, display: Grounding, images, clip, masks) 
             overlay.image.save(path)
             paths.append(path)
         return paths, None
-    if masks is None and browser_playable(clip.info):
+    if masks is None and browser_playable(result.video):
         return [], None
     out = workdir / "annotated.mp4"
-    frame_times = tuple(clip.start + t for t in clip.times)
+    frame_times = tuple((result.clip_start or 0.0) + t for t in result.frame_times)
     render_annotated_video(
         task.media[0], display, masks.to_coco() if masks is not None else None, out, frame_times=frame_times
     )

@@ -168,3 +168,22 @@ def test_content_keys_identify_media(ours):
     c = ours(Request(messages=_ask({"type": "image", "image": _image(64, 64, 2)})))
     assert a.media_keys == b.media_keys != c.media_keys
     assert torch.equal(a.input_ids, c.input_ids)  # same sizes -> same ids: the key is what tells them apart
+
+
+def test_video_file_streams_to_the_same_inputs_as_its_decoded_clip(ours, tmp_path):
+    """A path is decoded in a child process and each frame resized as it arrives; the result equals preprocessing
+    the fully decoded clip, frame for frame, and carries where the frames came from."""
+    from inference.video import load_clip
+    from media_fixtures import SceneObject, scene_frames, write_video
+
+    ball = SceneObject(1, (220, 50, 47), 10, x0=10, y0=40, x1=150, y1=40)
+    path = write_video(tmp_path / "ball.mp4", scene_frames(160, 96, 12, 4.0, [ball]), 12)
+    ask = lambda video: _ask({"type": "video", "video": video}, text="Track the ball.")  # noqa: E731
+    streamed = ours(Request(messages=ask(str(path)), max_frames=6, clip=(1.0, None)))
+    clip = load_clip(path, max_frames=6, start=1.0)
+    decoded = ours(Request(messages=ask(clip)))
+    assert torch.equal(streamed.input_ids, decoded.input_ids)
+    assert torch.equal(streamed.pixel_values, decoded.pixel_values)
+    assert streamed.frame_times == decoded.frame_times == clip.times and len(clip.times) == 6
+    assert streamed.frame_indices == clip.frame_indices and streamed.clip_start == clip.start == pytest.approx(1.0)
+    assert streamed.video_info.width == 160 and streamed.media_sizes == ((160, 96),)

@@ -69,6 +69,7 @@ class Scripted:
                 timings={**batch.timings, "vision": 0.01, "prefill": 0.01, "decode": 0.1, "decode_tokens": 10,
                          "tokens_per_second": 100.0, "total": 0.2},
                 frame_times=batch.frame_times, frame_indices=batch.frame_indices, media_sizes=batch.media_sizes,
+                clip_start=batch.clip_start, video=batch.video_info,
             )  # fmt: skip
 
         return TextStream(deltas(), holder)

@@ -3,6 +3,7 @@
     python app.py [--model REPO_ID_OR_DIR] [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16|float16]
                   [--sam2 SIZE_REPO_OR_FILE] [--host HOST] [--port PORT] [--share]
     python app.py ask --model ... (--image P [--image P ...] | --video P) --prompt "..." [--sam2 SIZE] --out DIR
+    python app.py rate (prepare SESSION.json | leaderboard SESSION_ID | export FILE | backup FILE)
 
 Every serving option can also be set through an environment variable (MOLMO2_MODEL, MOLMO2_DEVICE, MOLMO2_DTYPE,
 MOLMO2_SAM2, MOLMO2_HOST, MOLMO2_PORT, MOLMO2_SHARE); a command-line flag wins over the variable.
@@ -73,11 +74,11 @@ def parse_settings(argv: list[str] | None = None, env: dict[str, str] | None = N
     return Settings(args.model, device, dtype, sam2, args.host, args.port, args.share)
 
 
-def load_model(name: str, device: str, dtype: str):
+def load_model(name: str, device: str, dtype: str, revision: str | None = None):
     """The Molmo2 engine for `name` (hub id, directory or tiny-random), weights on `device` in `dtype`."""
     from inference.engine import Molmo2Engine
 
-    return Molmo2Engine.load(name, device=device, dtype=dtype)
+    return Molmo2Engine.load(name, device=device, dtype=dtype, revision=revision)
 
 
 def blocked_paths(extra: list[Path]) -> list[str]:
@@ -100,7 +101,8 @@ def serve(settings: Settings) -> None:
     slot = ModelSlot(settings.model, settings.device, settings.dtype, load_model).start()
     backend = Backend.create(slot, settings.sam2, settings.device)
     prefetch_official()
-    demo = build_demo(slot, backend)
+    store = ratings_store(backend.private_dir)
+    demo = build_demo(slot, backend, store)
     signal.signal(signal.SIGTERM, _interrupt)  # docker stop, CI, systemd: close like Ctrl-C
     queue_size = int(os.environ.get("MOLMO2_QUEUE_SIZE", 16))
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
@@ -113,7 +115,7 @@ def serve(settings: Settings) -> None:
             max_file_size=os.environ.get("MOLMO2_MAX_UPLOAD", "200mb"),
             strict_cors=True,
             enable_monitoring=False,
-            blocked_paths=blocked_paths([backend.private_dir]),
+            blocked_paths=blocked_paths([backend.private_dir, *store.files()]),
             css=CSS,
         )
     except KeyboardInterrupt:
@@ -121,6 +123,70 @@ def serve(settings: Settings) -> None:
     finally:
         demo.close()
     print("server stopped", flush=True)
+
+
+def ratings_store(cache_dir: Path):
+    """The rating sessions' database (MOLMO2_RATINGS_DB, default a SQLite file in the app's cache folder)."""
+    import inference
+    from ratings import open_store
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(inference.__version__, cache_dir)
+
+
+def rate(argv: list[str]) -> None:
+    """`python app.py rate`: prepare a rating session's battles, print its leaderboard, export votes, back up."""
+    from ratings import leaderboards, load_session, prepare_battles
+
+    parser = argparse.ArgumentParser(prog="app.py rate", description="Run blind rating sessions (README).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    prepare = commands.add_parser("prepare", help="store a session and compute its answers ahead of time")
+    prepare.add_argument("session", type=Path, help="the session's JSON file")
+    prepare.add_argument("--pairs-per-input", type=int)
+    prepare.add_argument("--device", choices=DEVICES, default="auto")
+    prepare.add_argument("--dtype", choices=DTYPES, default="auto")
+    board = commands.add_parser("leaderboard", help="print a session's leaderboard")
+    board.add_argument("session_id")
+    export = commands.add_parser("export", help="write all votes (of one session) as .jsonl or .csv")
+    export.add_argument("out", type=Path)
+    export.add_argument("--session-id")
+    backup = commands.add_parser("backup", help="copy the database with SQLite's online backup API")
+    backup.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    cache = Path(os.environ.get("MOLMO2_CACHE") or Path.home() / ".cache" / "molmo2-demo")
+    store = ratings_store(cache)
+    if args.command == "prepare":
+        from pipeline.rating import SystemAnswers
+
+        args.model, args.sam2 = "", None
+        device, dtype, _ = _resolve(args)
+        session = load_session(args.session)
+        store.create_session(session)
+        engines: dict = {}
+
+        def engine_for(model: str, revision: str | None):
+            if (model, revision) not in engines:
+                engines.clear()  # one model in memory at a time
+                engines[(model, revision)] = load_model(model, device, dtype, revision)
+            return engines[(model, revision)]
+
+        work = cache / "rating-answers" / session.id
+        answers = SystemAnswers(session, work, engine_for, _tracker_loader("small", device))
+        print(f"{prepare_battles(store, session, answers, pairs_per_input=args.pairs_per_input)} battles prepared")
+    elif args.command == "leaderboard":
+        session = store.session(args.session_id)
+        for task, board_ in leaderboards(
+            store.comparisons(session.id), {s.id: s.name for s in session.systems}
+        ).items():
+            print(f"== {task}: {board_.n_votes} votes")
+            for s in board_.standings:
+                print(f"  {s.name:24} {s.score:7.0f}  [{s.ci_low:.0f}, {s.ci_high:.0f}]  {s.votes} votes")
+    elif args.command == "export":
+        with args.out.open("w", newline="") as out:
+            fmt = "csv" if args.out.suffix == ".csv" else "jsonl"
+            print(f"{store.write_votes(out, fmt, session_id=args.session_id)} votes written to {args.out}")
+    else:
+        print(f"backup written to {store.backup(args.out)}")
 
 
 def ask(argv: list[str], env: dict[str, str] | None = None) -> dict:
@@ -196,6 +262,14 @@ def _interrupt(signum, frame):
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["rate"]:
+        from ratings import RatingsError
+
+        try:
+            rate(argv[1:])
+        except RatingsError as err:
+            sys.exit(f"error: {err}")
+        return
     if argv[:1] == ["ask"]:
         from inference.media import MediaError
         from pipeline.task import TaskError

@@ -34,17 +34,17 @@ class Checkpoint:
     random_weights: bool  # True for tiny-random: answers are meaningless
 
 
-def resolve(name: str, *, cache_dir: str | Path | None = None) -> Checkpoint:
-    """Locate `name` and check that its config, tokenizer and weight shards are all present."""
+def resolve(name: str, *, revision: str | None = None, cache_dir: str | Path | None = None) -> Checkpoint:
+    """Locate `name` (at hub commit `revision`, when given) and check its config, tokenizer and shards exist."""
     if name == TINY_RANDOM:
-        path, revision = _tiny_random(cache_dir), None
+        path = _tiny_random(cache_dir)
     elif Path(name).expanduser().is_dir():
-        path, revision = Path(name).expanduser().resolve(), None
+        path = Path(name).expanduser().resolve()
     elif _looks_like_path(name):
         raise CheckpointError(f"Model directory {name} does not exist.")
     else:
-        path = _download(name, cache_dir)
-        revision = path.name if path.parent.name == "snapshots" else None
+        path = _download(name, revision, cache_dir)
+        revision = path.name if path.parent.name == "snapshots" else revision
     return Checkpoint(
         name=name,
         path=path,
@@ -86,12 +86,14 @@ def offline_help(name: str) -> str:
     )
 
 
-def _download(repo_id: str, cache_dir: str | Path | None) -> Path:
+def _download(repo_id: str, revision: str | None, cache_dir: str | Path | None) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=CHECKPOINT_PATTERNS, cache_dir=cache_dir))
+        return Path(
+            snapshot_download(repo_id, revision=revision, allow_patterns=CHECKPOINT_PATTERNS, cache_dir=cache_dir)
+        )
     except RepositoryNotFoundError as err:
         raise CheckpointError(f"Model {repo_id} was not found on the Hugging Face hub.") from err
     except LocalEntryNotFoundError as err:

@@ -160,8 +160,9 @@ class Molmo2Engine:
         device: str | torch.device = "cpu",
         dtype: torch.dtype | str = torch.float32,
         prefix_cache_gib: float | None = None,
+        revision: str | None = None,
     ) -> Molmo2Engine:
-        checkpoint = resolve(str(name))
+        checkpoint = resolve(str(name), revision=revision)
         dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
         model = build(checkpoint.config, device, dtype)
         load_weights(model, checkpoint.path)

@@ -297,6 +297,13 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
+    def files(self) -> list[Path]:
+        """The database's files on this machine (a SQLite file and its WAL companions), for a server to block."""
+        if self._engine.url.get_backend_name() != "sqlite" or not self._engine.url.database:
+            return []
+        base = Path(self._engine.url.database).resolve()
+        return [base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")]
+
     def hash_id(self, kind: str, value: str) -> str:
         """Keyed hash of a rater or IP identifier; the raw value is never stored."""
         return hmac.new(self._salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -302,3 +302,57 @@ def test_one_request_at_a_time_on_the_gpu_queue(app, media):
         app.scripted.stream = original
     (_, a_end), (b_start, _) = sorted(spans)
     assert b_start >= a_end - 0.05
+
+
+def test_video_tab_fits_a_phone(app, media, browser, screenshot):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+    page = context.new_page()
+    _open(page, app, "video", "Video")
+    page.locator("#video-input input[type=file]").set_input_files(str(media.clip))
+    page.fill("#video-question textarea", "How many red balls appear?")
+    page.click("#video-ask")
+    _done(page, "video")
+    page.wait_for_function("document.querySelector('.video-player .m2p video').readyState >= 2", timeout=30_000)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 392  # nothing wider than the screen
+    player = page.locator(".video-player .m2p").bounding_box()
+    assert player["width"] <= 390 and player["width"] > 300
+    screenshot(page, "ui-video-phone")
+    context.close()
+
+
+def test_full_queue_is_refused_and_the_server_keeps_serving(app, media, tmp_path):
+    """A second app with room for one waiting request: of four at once some are told the queue is full, none
+    fails otherwise, and the server answers the next request."""
+    from gradio_client import Client, handle_file
+
+    from ui import CSS, build_demo
+    from ui.backend import Backend
+
+    app.scripted.answers["Take your time."] = "slow " * 400
+    backend = Backend(app.backend.molmo, "tiny-random", "cpu", tmp_path, 60)
+    demo = build_demo(app.backend.molmo, backend)
+    demo.queue(max_size=1, default_concurrency_limit=1)
+    demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, css=CSS)
+    outcomes: list[str] = []
+
+    def ask():
+        try:
+            Client(demo.local_url, verbose=False).predict(handle_file(str(media.image)), "Take your time.", {},
+                                                          api_name="/image")  # fmt: skip
+            outcomes.append("answered")
+        except Exception as err:
+            outcomes.append("full" if "queue" in str(err).lower() else f"error: {err}")
+
+    try:
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for t in threads:
+            t.start()
+            time.sleep(0.2)
+        for t in threads:
+            t.join(180)
+        assert sorted(set(outcomes)) == ["answered", "full"], outcomes
+        client = Client(demo.local_url, verbose=False)
+        result, _ = client.predict(handle_file(str(media.image)), "Point to the red discs.", {}, api_name="/image")
+        assert result["count"] == 2
+    finally:
+        demo.close()

@@ -27,11 +27,18 @@ CSS = (
 .progress-fill { height: 100%; background: #56b4e9; transition: width 0.2s; }
 .progress-text { position: absolute; inset: 0; display: flex; align-items: center; padding-left: 8px;
                  font-size: 0.85rem; }
+.rate-question { font-size: 1.1rem; padding: 6px 0; }
+.rate-task { font-size: 0.8rem; text-transform: uppercase; background: var(--block-background-fill);
+             border-radius: 4px; padding: 1px 6px; margin-right: 6px; }
+.rate-reveal { font-size: 1.05rem; color: #1b7f3b; }
+.rate-message { font-size: 1rem; color: #8a5300; }
+.rate-message.error { color: #b00020; }
 """
 )
 
 
-def build_demo(slot: ModelSlot, backend: Backend | None = None) -> gr.Blocks:
+def build_demo(slot: ModelSlot, backend: Backend | None = None, ratings=None) -> gr.Blocks:
+    """The page; `ratings` (a ratings.Store) adds the Compare & rate tab."""
     from ui.api import api_endpoints
     from ui.examples import show_official
     from ui.image_tab import image_tab
@@ -51,6 +58,10 @@ def build_demo(slot: ModelSlot, backend: Backend | None = None) -> gr.Blocks:
                 multi_image_tab(backend, panel)
                 official_video = video_tab(backend, panel)
                 official_tracking = tracking_tab(backend, panel)
+                if ratings is not None:
+                    from ui.rating_tab import rating_tab
+
+                    rating_tab(ratings, backend)
             api_endpoints(backend)
 
             def switch(name):

@@ -76,6 +76,7 @@ class Backend:
     def work_dir(self) -> Path:
         """A fresh folder for one answer; folders older than WORK_MAX_AGE are removed first (bounded disk)."""
         now = time.time()
+        self.work_root.mkdir(parents=True, exist_ok=True)
         for old in self.work_root.iterdir():
             try:
                 if now - old.stat().st_mtime > WORK_MAX_AGE:

@@ -29,10 +29,12 @@ def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
                     height=160,
                     elem_id="multi-files",
                 )
-                preview = gr.Gallery(label="Your images", columns=4, height=220, interactive=False)
+                preview = gr.Gallery(
+                    object_fit="contain", label="Your images", columns=4, height=220, interactive=False
+                )
             with gr.Column(scale=2):
-                gallery = gr.Gallery(label="The answer on each image", columns=3, height=420, interactive=False,
-                                     elem_id="multi-overlays")  # fmt: skip
+                gallery = gr.Gallery(object_fit="contain", label="The answer on each image", columns=3, height=420,
+                                     interactive=False, elem_id="multi-overlays")  # fmt: skip
                 total = gr.HTML("", elem_id="multi-total")
         chat = gr.Chatbot(label="Conversation", height=220)
         with gr.Row():

@@ -59,7 +59,8 @@ def measure(args: argparse.Namespace, objects: int, staggered: bool, plain: bool
     import numpy as np
     import torch
 
-    from inference.segment import Frames, Sam2Tracker, plan_video
+    from inference.segment import Sam2Tracker
+    from inference.track_plan import Frames, plan_video
     from media_fixtures import scene_frames
 
     tracker = Sam2Tracker.load(args.model, random_weights=True, image_size=args.image_size, device=args.device)

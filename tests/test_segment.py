@@ -13,15 +13,8 @@ import torch
 
 from inference.grounding import GroundedObject, Grounding, MediaLayout, Point, parse
 from inference.masks import decode
-from inference.segment import (
-    Cancelled,
-    Frames,
-    Sam2Tracker,
-    SegmentError,
-    Span,
-    TrackLimits,
-    plan_video,
-)
+from inference.segment import Cancelled, Sam2Tracker, SegmentError
+from inference.track_plan import Frames, Span, TrackLimits, plan_video
 from media_fixtures import SceneObject, scene_frame, scene_frames, write_video
 
 # pycocotools 2.0 with numpy 2: every decode warns about numpy's __array__ copy keyword; harmless.

@@ -115,7 +115,7 @@ def serve(settings: Settings) -> None:
             max_file_size=os.environ.get("MOLMO2_MAX_UPLOAD", "200mb"),
             strict_cors=True,
             enable_monitoring=False,
-            blocked_paths=blocked_paths([backend.private_dir, *store.files()]),
+            blocked_paths=blocked_paths([*store.files(), backend.private_dir / "ratings.salt"]),
             css=CSS,
         )
     except KeyboardInterrupt:
@@ -170,7 +170,8 @@ def rate(argv: list[str]) -> None:
                 engines[(model, revision)] = load_model(model, device, dtype, revision)
             return engines[(model, revision)]
 
-        work = cache / "rating-answers" / session.id
+        # Next to the session's media: served like them (the app's own cache folder is never served).
+        work = Path(session.data_dir).parent / "answers"
         answers = SystemAnswers(session, work, engine_for, _tracker_loader("small", device))
         print(f"{prepare_battles(store, session, answers, pairs_per_input=args.pairs_per_input)} battles prepared")
     elif args.command == "leaderboard":

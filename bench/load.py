@@ -77,7 +77,9 @@ def main() -> None:
             w.start()
         votes, memory, work = _vote_and_sample(url, until, server.pid, tmp / "work")
         for w in workers:
-            w.join(120)
+            w.join(max(0.0, until + 60 - time.time()))
+            if w.is_alive():  # still waiting for its last answer: stop it, it is counted as not finished
+                w.terminate()
         outcomes: dict[str, int] = {}
         while not results.empty():
             outcome = results.get()
@@ -87,7 +89,8 @@ def main() -> None:
         if votes:
             print(f"  votes while saturated: {len(votes)}, median {statistics.median(votes) * 1e3:.0f} ms, "
                   f"max {max(votes) * 1e3:.0f} ms")  # fmt: skip
-        print(f"  server memory MB: start {memory[0]:.0f}, middle {memory[len(memory) // 2]:.0f}, end {memory[-1]:.0f}")
+        trace = " ".join(f"{m:.0f}" for m in memory[:: max(1, len(memory) // 12)])
+        print(f"  server memory MB: start {memory[0]:.0f}, end {memory[-1]:.0f} (over the run: {trace})")
         print(f"  work folder MB: max {max(work):.1f}, end {work[-1]:.1f}")
         print(f"  server still answers: {urllib.request.urlopen(url, timeout=10).status == 200}")
     finally:
@@ -97,22 +100,29 @@ def main() -> None:
 
 
 def _vote_and_sample(url: str, until: float, pid: int, work: Path):
-    from gradio_client import Client
-
-    rater = Client(url, verbose=False)
+    """Vote every 2 s the way the page does (these events are not queued: POST /gradio_api/api/<name>/ with the
+    page's session), timing the vote; sample the server's memory and work folder."""
     votes, memory, folder = [], [], []
     while time.time() < until:
         memory.append(rss_mb(pid))
         folder.append(folder_mb(work))
         try:
-            rater.predict("load", "rater", api_name="/next_battle")
+            _post(url, "next_battle", ["load", "rater"])
             start = time.time()
-            rater.predict([], [], "", api_name="/vote_tie")
+            _post(url, "vote_tie", [None, [], [], ""])
             votes.append(time.time() - start)
-        except Exception as err:
+        except OSError as err:
             print("vote failed:", str(err)[:100])
         time.sleep(2)
     return votes, memory, folder
+
+
+def _post(url: str, name: str, data: list) -> dict:
+    body = json.dumps({"data": data, "session_hash": "load-rater"}).encode()
+    request = urllib.request.Request(f"{url}gradio_api/api/{name}/", data=body,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
 
 
 def _session(tmp: Path) -> Path:

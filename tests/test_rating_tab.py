@@ -244,3 +244,21 @@ def test_leaderboard_table_shows_no_score_for_both_bad_only(arena):
     from ui.rating_tab import _number
 
     assert _number(float("nan")) == "—" and _number(1012.4) == "1012"
+
+
+def test_direct_calls_cannot_forge_a_vote(arena):
+    """The vote endpoint answers direct HTTP calls (as the page makes them); a battle that was never served to
+    this rater, or no battle at all, is refused by the server and stores nothing."""
+    import urllib.request
+
+    before = len(arena.store.votes("open"))
+    battle = arena.store.next_battle("open", "session:owner").battle_id  # real, but never served to the forger
+    forged = {"session": "open", "battle": battle, "rater": "session:forger"}
+    for state in (forged, None):
+        body = json.dumps({"data": [state, [], [], ""], "session_hash": "forger"}).encode()
+        request = urllib.request.Request(f"{arena.url}gradio_api/api/vote_a/", data=body,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            message = json.loads(response.read())["data"][0]
+        assert "rate-reveal" not in message
+    assert len(arena.store.votes("open")) == before

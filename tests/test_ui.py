@@ -356,3 +356,20 @@ def test_full_queue_is_refused_and_the_server_keeps_serving(app, media, tmp_path
         assert result["count"] == 2
     finally:
         demo.close()
+
+
+def test_official_examples_appear_only_once_cached(app, media, page, monkeypatch, tmp_path):
+    import shutil
+
+    monkeypatch.setenv("MOLMO2_MEDIA_CACHE", str(tmp_path))
+    _open(page, app, "image", "Image")
+    button = page.get_by_role("button", name="Official demo: Cat (model card)")
+    page.wait_for_timeout(1000)
+    assert not button.is_visible()  # offline, nothing fetched: silently not offered
+    shutil.copy(media.image, tmp_path / "pipeline-cat-chonk.jpeg")  # as the background fetch leaves it
+    _open(page, app, "image", "Image")
+    button.wait_for(timeout=30_000)
+    button.click()
+    page.wait_for_function("document.querySelector('#image-question textarea').value === 'Describe this image.'",
+                           timeout=30_000)  # fmt: skip
+    page.locator("#image-overlay img").wait_for(timeout=30_000)  # the picture is loaded for the question

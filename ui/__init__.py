@@ -54,7 +54,7 @@ def build_demo(slot: ModelSlot, backend: Backend | None = None, ratings=None) ->
         if backend is not None:
             panel = settings_panel(slot.name, backend.sam2_name)
             with gr.Tabs():
-                image_tab(backend, panel)
+                official_image = image_tab(backend, panel)
                 multi_image_tab(backend, panel)
                 official_video = video_tab(backend, panel)
                 official_tracking = tracking_tab(backend, panel)
@@ -69,6 +69,7 @@ def build_demo(slot: ModelSlot, backend: Backend | None = None, ratings=None) ->
                 return status_html(slot.status()), gr.Timer(active=True)
 
             panel.model.change(switch, panel.model, [status, timer], api_visibility="private", concurrency_id="gpu")
+            demo.load(lambda: show_official("image"), None, official_image, api_visibility="private")
             demo.load(lambda: show_official("video"), None, official_video, api_visibility="private")
             demo.load(lambda: show_official("tracking"), None, official_tracking, api_visibility="private")
 

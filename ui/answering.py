@@ -29,10 +29,10 @@ def run_events(
     def events():
         task = make_task()
         engine = backend.molmo.get()
-        yield from run(
-            task, engine, backend.work_dir(), tracker=backend.tracker, cancel=backend.stop_switch(request),
-            model_info=backend.model_info(),
-        )  # fmt: skip
+        with backend.stop_switch(request) as stop:
+            yield from run(
+                task, engine, backend.work_dir(), tracker=backend.tracker, cancel=stop, model_info=backend.model_info()
+            )
 
     if raise_errors:
         return backend.guarded(events())

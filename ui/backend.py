@@ -6,6 +6,7 @@ unexpected failure, never as a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -38,7 +39,7 @@ class Backend:
 
     @property
     def private_dir(self) -> Path:
-        """The app's own files (tiny-random checkpoint, ratings database and salt): never served."""
+        """The app's own files: tiny-random checkpoint, ratings database and salt (the last two never served)."""
         return Path(os.environ.get("MOLMO2_CACHE") or Path.home() / ".cache" / "molmo2-demo")
 
     @classmethod
@@ -87,12 +88,21 @@ class Backend:
         path.mkdir()
         return path
 
-    def stop_switch(self, request: gr.Request | None) -> threading.Event:
-        """A new stop switch for this session's next job (the Stop button sets it; so does the time limit)."""
-        event = threading.Event()
-        self._stops[_session(request)] = event
-        threading.Timer(self.time_limit, event.set).start()
-        return event
+    @contextlib.contextmanager
+    def stop_switch(self, request: gr.Request | None) -> Iterator[threading.Event]:
+        """A stop switch for one job of this session: the Stop button sets it, and so does the time limit. The
+        timer and the switch go away with the job (hundreds of finished jobs leave nothing behind)."""
+        key, event = _session(request), threading.Event()
+        timer = threading.Timer(self.time_limit, event.set)
+        timer.daemon = True
+        self._stops[key] = event
+        timer.start()
+        try:
+            yield event
+        finally:
+            timer.cancel()
+            if self._stops.get(key) is event:
+                del self._stops[key]
 
     def stop(self, request: gr.Request | None = None) -> None:
         event = self._stops.get(_session(request))

@@ -95,6 +95,9 @@ def official_buttons(tab: str, media: gr.components.Component, question: gr.Text
     return buttons
 
 
-def show_official(tab: str) -> list[dict]:
+def show_official(tab: str):
+    """Visibility updates for the tab's official buttons (a single update when the tab has one: Gradio takes a
+    list returned to one output as that output's value)."""
     present = {o.file for o, _ in cached(tab)}
-    return [gr.update(visible=o.file in present) for o in OFFICIAL if o.tab == tab]
+    updates = [gr.update(visible=o.file in present) for o in OFFICIAL if o.tab == tab]
+    return updates[0] if len(updates) == 1 else updates

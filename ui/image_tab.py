@@ -11,7 +11,7 @@ from inference.media import MediaError, load_image
 from pipeline import Answer, Loaded, Partial, Progress, Task
 from ui.answering import Failed, chat_messages, run_events
 from ui.backend import Backend, gpu, gpu_seconds
-from ui.examples import IMAGE_EXAMPLES
+from ui.examples import IMAGE_EXAMPLES, official_buttons
 from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
 from ui.settings import SettingsPanel
 from visualization.overlay import legend_html, overlay_images
@@ -19,7 +19,7 @@ from visualization.overlay import legend_html, overlay_images
 QUICK = ["Point to the ", "Count the ", "How many ", "Describe this image."]
 
 
-def image_tab(backend: Backend, panel: SettingsPanel) -> None:
+def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
     with gr.Tab("Image", id="image", elem_id="tab-image"):
         history = gr.State([])
         with gr.Row(equal_height=False):
@@ -41,6 +41,8 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> None:
             stop = gr.Button("Stop", scale=1)
             new = gr.Button("New conversation", scale=1)
         gr.Examples(IMAGE_EXAMPLES, [image, question], label="Examples")
+        with gr.Row():
+            official = official_buttons("image", image, question)
         results = results_panel()
 
     @gpu(duration=lambda data, request=None: gpu_seconds("image", panel.read(data, masks=data[masks])))
@@ -97,3 +99,4 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> None:
 
     image.change(uploaded, image, [history, chat, overlay, legend, *results.outputs(), upload_note],
                  api_visibility="private")  # fmt: skip
+    return official

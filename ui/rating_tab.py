@@ -127,7 +127,8 @@ def rating_tab(store: Store, backend=None) -> None:
 
         return handler
 
-    start.click(next_battle, [session, rater], battle_outputs, api_name="next_battle")
+    # Rating calls are short database work: no queue, so they stay fast while the GPU queue is full.
+    start.click(next_battle, [session, rater], battle_outputs, api_name="next_battle", queue=False)
 
     def own_battle(session_id, name, task_type, files, prompt, request: gr.Request,
                    profile: gr.OAuthProfile | None = None):  # fmt: skip
@@ -155,7 +156,7 @@ def rating_tab(store: Store, backend=None) -> None:
                    own, api_visibility="private")  # fmt: skip
     for choice, button in buttons.items():
         button.click(vote(choice), [state, sides["a"][3], sides["b"][3], reason], result, api_name=f"vote_{choice}",
-                     concurrency_limit=8)  # fmt: skip
+                     queue=False)  # fmt: skip
 
     def board(session_id, which):
         if not session_id:
@@ -170,7 +171,7 @@ def rating_tab(store: Store, backend=None) -> None:
         return rows, scores_figure(current), win_rate_figure(current)
 
     gr.on([refresh.click, task.change, session.change], board, [session, task], [table, scores, wins],
-          api_visibility="private")  # fmt: skip
+          api_visibility="private", queue=False)  # fmt: skip
 
 
 def _battle(store: Store, served: ServedBattle) -> tuple:

@@ -128,3 +128,14 @@ def test_ask_command_writes_the_bundle(tmp_path, clip):
     bad = subprocess.run([*command[:5], "--image", str(ROOT / "README.md"), "--prompt", "x", "--out", str(out)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert bad.returncode != 0 and "error: not a supported image" in bad.stderr
+
+
+def test_video_follow_up_reuses_the_clip(engine, clip, tmp_path):
+    first = Task("video", (str(clip),), "Where is the ball?", settings=Settings(max_new_tokens=5))
+    answer = next(e for e in run(first, engine, tmp_path / "1") if isinstance(e, Answer))
+    follow = Task("video", (str(clip),), "And now?", history=(("Where is the ball?", answer.text),),
+                  settings=Settings(max_new_tokens=5))  # fmt: skip
+    again = next(e for e in run(follow, engine, tmp_path / "2") if isinstance(e, Answer))
+    frames = len(answer.layout.frame_times)
+    assert again.result.reused_tokens > 83 * frames  # every frame's visual tokens came from the cache
+    assert again.timings["vision"] < answer.timings["vision"]

@@ -30,7 +30,8 @@ def test_tiny_random_loads_and_is_labelled(start_app, page, screenshot, tmp_path
     assert "meaningless" in text
     screenshot(page, "app-status-ready")
     assert app.stop() == 0
-    assert "server stopped" in app.log.read_text()
+    log = app.log.read_text()
+    assert "model tiny-random ready on cpu (float32)" in log and "server stopped" in log
 
 
 @pytest.mark.browser
@@ -45,3 +46,4 @@ def test_unreachable_default_model_still_serves_and_says_why(start_app, page, sc
     assert "not in the local Hugging Face cache" in text and "offline mode" in text
     assert "--model DIR" in text and "tiny-random" in text
     screenshot(page, "app-status-offline")
+    assert "model allenai/Molmo2-4B failed to load: " in app.log.read_text()  # the Space's log says it too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -87,11 +88,18 @@ class ModelSlot:
                     str(err) or type(err).__name__,
                     time.monotonic(),
                 )
+            _log(f"model {name} failed to load: {self._detail}")
             return
         with self._lock:
             if name != self.name:  # switched again while this one loaded: drop it
                 return
             self._state, self._detail, self._model, self._finished = READY, "", model, time.monotonic()
+        _log(f"model {name} ready on {self.device} ({self.dtype}) after {self._finished - self._started:.1f} s")
+
+
+def _log(line: str) -> None:
+    """Server logs (a Space's log tab, a terminal) say what the UI's status line says."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _release_memory() -> None:

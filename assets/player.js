@@ -1,24 +1,18 @@
 // Evidence player for Molmo2 answers: the video, a canvas that draws points and tracks in sync with it, and a
 // timeline (a marker per point, a lane per track id, mask coverage, the frames the model saw) that seeks.
 // visualization/player.py computes the data: colours, on-screen windows, track runs, count times. This file
-// only draws and navigates. gr.HTML's js_on_load calls mountEvidencePlayer(element, props.value); any page may.
+// only draws and navigates. gr.HTML's js_on_load (after dom.js) calls mountEvidencePlayer(element, props.value); any page may.
 // Everything is looked up inside the player's own root, so several players can share a page.
 
 function mountEvidencePlayer(host, data) {
-  const el = (tag, className, parent, attrs = {}) => {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-    if (parent) parent.appendChild(node);
-    return node;
-  };
+  const el = m2el;
   const button = (className, text, label) => {
     const node = el("button", "m2p-button " + className, bar, { type: "button", "aria-label": label, title: label });
     node.textContent = text;
     return node;
   };
   const clock = (t) => `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`;
-  const source = (v) => (typeof v === "string" ? v : v && v.url);
+  const source = m2source;
 
   host.replaceChildren();
   const root = el("div", "m2p", host, { tabindex: "0", role: "region", "aria-label": "video with grounded answer" });

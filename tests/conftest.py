@@ -55,6 +55,15 @@ def page(browser):
 
 
 @pytest.fixture
+def phone(browser):
+    """A page as a phone shows it: 390 px wide, 2x pixels, touch."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)  # fmt: skip
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
 def screenshot():
     """save(page, name): a full-page screenshot under tests/artifacts/, kept for people to look at."""
 

@@ -218,10 +218,8 @@ def test_letterboxed_player_keeps_points_on_the_picture(browser, app_url, screen
 
 
 @pytest.mark.browser
-def test_player_and_timeline_at_phone_width(browser, app_url, screenshot):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)  # fmt: skip
-    page = context.new_page()
+def test_player_and_timeline_at_phone_width(phone, app_url, screenshot):
+    page = phone
     open_player(page, app_url)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
     widths = page.evaluate("""(() => {
@@ -236,4 +234,3 @@ def test_player_and_timeline_at_phone_width(browser, app_url, screenshot):
     page.evaluate(SEEK, ["points", 2.5])
     assert is_colour(canvas_pixel(page, 0.75, 0.8, dx=0.5), DOT)  # device pixels: the canvas is 2x its CSS size
     screenshot(page, "player-phone")
-    context.close()

@@ -231,7 +231,7 @@ def test_rater_brings_their_own_image(arena, page, screenshot, tmp_path):
     page.click("#rate-own-go")
     page.wait_for_function("document.querySelector('#rate-question').innerText.includes('Describe the picture.')",
                            timeout=120_000)  # fmt: skip
-    assert page.locator("#rate-a-gallery img").count() == 1 and page.locator("#rate-b-gallery img").count() == 1
+    assert page.locator("#rate-a-pictures img").count() == 1 and page.locator("#rate-b-pictures img").count() == 1
     page.click("#rate-vote-both_bad")
     assert "AlphaSecretName" in _reveal(page)
     uploads = list((Path(arena.sessions["open"].data_dir).parents[1] / "own" / "media" / "uploads").iterdir())

@@ -150,6 +150,9 @@ def test_image_tab_streams_draws_and_exports(app, media, page, screenshot):
     for x, y in ((0.25, 0.30), (0.70, 0.60)):  # the marker's fill, beside its number
         pixel = overlay[round(y * overlay.shape[0]), round(x * overlay.shape[1] + 0.6 * r)]
         assert np.abs(pixel.astype(int) - id_colour(0)).max() <= 12, pixel
+    page.locator("#image-overlay .m2i-point").first.hover()  # the marker tells its id and coordinates
+    assert page.locator("#image-overlay .m2i-tip").inner_text().split("\n") == [
+        "#1 red discs", f"x 160, y {round(0.30 * overlay.shape[0])} px", "(250, 300) of 1000"]  # fmt: skip
     table = page.locator("#tab-image .answer-table").inner_text()
     assert table.count("red discs") == 2, table
     files = _downloads(page, "image")
@@ -169,7 +172,7 @@ def test_multi_image_tab_counts_each_image_and_the_total(app, media, page, scree
     page.fill("#multi-question textarea", "Count the red discs in all images.")
     page.click("#multi-ask")
     _done(page, "multi_image")
-    captions = page.locator("#multi-overlays .caption-label")
+    captions = page.locator("#multi-overlays .m2i-count")
     captions.first.wait_for(timeout=30_000)
     assert [captions.nth(i).inner_text() for i in range(captions.count())] == ["Image 1: 2", "Image 2: 0", "Image 3: 1"]
     assert "Total: 3" in page.locator("#multi-total").inner_text()
@@ -304,9 +307,8 @@ def test_one_request_at_a_time_on_the_gpu_queue(app, media):
     assert b_start >= a_end - 0.05
 
 
-def test_video_tab_fits_a_phone(app, media, browser, screenshot):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
-    page = context.new_page()
+def test_video_tab_fits_a_phone(app, media, phone, screenshot):
+    page = phone
     _open(page, app, "video", "Video")
     page.locator("#video-input input[type=file]").set_input_files(str(media.clip))
     page.fill("#video-question textarea", "How many red balls appear?")
@@ -317,7 +319,6 @@ def test_video_tab_fits_a_phone(app, media, browser, screenshot):
     player = page.locator(".video-player .m2p").bounding_box()
     assert player["width"] <= 390 and player["width"] > 300
     screenshot(page, "ui-video-phone")
-    context.close()
 
 
 def test_full_queue_is_refused_and_the_server_keeps_serving(app, media, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -56,3 +57,19 @@ def chat_messages(turns: list[list[str]]) -> list[dict[str, str]]:
         messages.append({"role": "user", "content": question})
         messages.append({"role": "assistant", "content": parse(answer).text or answer})
     return messages
+
+
+class Drafts:
+    """Pictures drawn before the answer's own files exist (the upload as loaded, marks while the answer streams),
+    written as JPEG (fast to encode, even at 12 MP) into one work folder per handler call."""
+
+    def __init__(self, backend: Backend):
+        self._backend, self._folder, self._count = backend, None, 0
+
+    def save(self, picture) -> Path:
+        if self._folder is None:
+            self._folder = self._backend.work_dir()
+        self._count += 1
+        path = self._folder / f"draft_{self._count}.jpg"
+        picture.convert("RGB").save(path, quality=90)
+        return path

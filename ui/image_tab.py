@@ -9,13 +9,16 @@ import gradio as gr
 
 from inference.media import MediaError, load_image
 from pipeline import Answer, Loaded, Partial, Progress, Task
-from ui.answering import Failed, chat_messages, run_events
+from ui.answering import Drafts, Failed, chat_messages, run_events
 from ui.backend import Backend, gpu, gpu_seconds
 from ui.examples import IMAGE_EXAMPLES, official_buttons
 from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
 from ui.settings import SettingsPanel
+from visualization import marks
 from visualization.overlay import legend_html, overlay_images
+from visualization.picture import picture_value, picture_view
 
+EMPTY = "Your image appears here; the answer is drawn on it (hover over or tap a marker for its coordinates)."
 QUICK = ["Point to the ", "Count the ", "How many ", "Describe this image."]
 
 
@@ -30,8 +33,7 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
                 masks = gr.Checkbox(value=False, label="SAM 2 masks for the pointed objects")
                 upload_note = gr.HTML("", elem_id="image-upload-note")
             with gr.Column(scale=2):
-                overlay = gr.Image(label="Your image; the answer is drawn on it", interactive=False, height=420,
-                                   format="png", elem_id="image-overlay")  # fmt: skip
+                overlay = picture_view(picture_value([], empty=EMPTY), elem_id="image-overlay")
                 legend = gr.HTML("")
         chat = gr.Chatbot(label="Conversation", height=260, elem_id="image-chat")
         with gr.Row():
@@ -54,7 +56,7 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
                         settings=panel.read(data, masks=data[masks]))  # fmt: skip
 
         chat_now = [*chat_messages(turns), {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-        picture = None
+        picture, drafts = None, Drafts(backend)
         for event in run_events(backend, task, request):
             if isinstance(event, Loaded):
                 picture = event.images[0]
@@ -63,16 +65,17 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
             elif isinstance(event, Partial):
                 chat_now[-1]["content"] = event.grounding.text or event.text
                 drawn = overlay_images([picture], event.grounding)[0] if event.points else None
-                yield (chat_now, drawn.image if drawn else gr.skip(), legend_html(drawn.legend) if drawn else gr.skip(),
+                shown = picture_value([drafts.save(drawn.image)], event.grounding) if drawn else gr.skip()
+                yield (chat_now, shown, legend_html(drawn.legend) if drawn else gr.skip(),
                        gr.skip(), gr.skip(), *streaming_updates(event.text, "Molmo2 is answering…"))  # fmt: skip
             elif isinstance(event, Failed):  # the conversation stays as it was before this question
                 yield chat_messages(turns), *[gr.skip()] * 4, *failed_updates(event.message)
             elif isinstance(event, Answer):
                 chat_now[-1]["content"] = event.grounding.text or event.text
-                overlay_legend = overlay_images([event.images[0]], event.display)[0].legend
+                drawn_legend = marks.legend(marks.image_points(event.display).get(1, ()))
                 turns_now = [*turns, [text, event.text]]
-                yield (chat_now, str(event.overlays[0]), legend_html(overlay_legend), turns_now, "",
-                       *answer_updates(event))  # fmt: skip
+                yield (chat_now, picture_value(event.overlays, event.display), legend_html(drawn_legend), turns_now,
+                       "", *answer_updates(event))  # fmt: skip
 
     outputs = [chat, overlay, legend, history, question, *results.outputs()]
     inputs = {image, question, history, masks, *panel.inputs()}
@@ -80,7 +83,7 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
     stop.click(backend.stop, None, None, cancels=[run], queue=False, api_visibility="private")
 
     def reset():
-        return [], [], None, "", *[None] * 6
+        return [], [], picture_value([], empty=EMPTY), "", *[None] * 6
 
     new.click(reset, None, [history, chat, overlay, legend, *results.outputs()], queue=False, api_visibility="private")
 
@@ -95,7 +98,7 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
             gr.Warning(str(err), title="Cannot use this image")
             return *cleared, f'<div class="upload-note error">{html.escape(str(err))}</div>'
         notes = "".join(f'<div class="upload-note">{html.escape(n)}</div>' for n in loaded.notes)
-        return *cleared[:2], loaded.image, *cleared[3:], notes
+        return *cleared[:2], picture_value([Drafts(backend).save(loaded.image)]), *cleared[3:], notes
 
     image.change(uploaded, image, [history, chat, overlay, legend, *results.outputs(), upload_note],
                  api_visibility="private")  # fmt: skip

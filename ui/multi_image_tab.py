@@ -8,13 +8,16 @@ import html
 import gradio as gr
 
 from pipeline import Answer, Loaded, Partial, Progress, Task
-from ui.answering import Failed, chat_messages, run_events
+from ui.answering import Drafts, Failed, chat_messages, run_events
 from ui.backend import Backend, gpu, gpu_seconds
 from ui.examples import MULTI_IMAGE_EXAMPLES
 from ui.results import answer_updates, failed_updates, results_panel, status_line, streaming_updates
 from ui.settings import SettingsPanel
 from visualization import marks
 from visualization.overlay import legend_html, overlay_images
+from visualization.picture import picture_value, picture_view
+
+EMPTY = "The answer is drawn on each image here, with its own count (hover over or tap a marker for its coordinates)."
 
 
 def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
@@ -33,8 +36,7 @@ def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
                     object_fit="contain", label="Your images", columns=4, height=220, interactive=False
                 )
             with gr.Column(scale=2):
-                gallery = gr.Gallery(object_fit="contain", label="The answer on each image", columns=3, height=420,
-                                     interactive=False, elem_id="multi-overlays")  # fmt: skip
+                drawn_view = picture_view(picture_value([], empty=EMPTY), elem_id="multi-overlays")
                 total = gr.HTML("", elem_id="multi-total")
         chat = gr.Chatbot(label="Conversation", height=220)
         with gr.Row():
@@ -53,7 +55,7 @@ def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
             return Task("multi_image", tuple(paths), text, history=tuple(map(tuple, turns)), settings=panel.read(data))
 
         chat_now = [*chat_messages(turns), {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-        pictures = []
+        pictures, drafts = [], Drafts(backend)
         skips = [gr.skip()] * 5
         for event in run_events(backend, task, request):
             if isinstance(event, Loaded):
@@ -62,38 +64,37 @@ def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
                 yield chat_now, gr.skip(), gr.skip(), gr.skip(), gr.skip(), status_line(event.message), *skips
             elif isinstance(event, Partial):
                 chat_now[-1]["content"] = event.grounding.text or event.text
-                drawn = _gallery(overlay_images(pictures, event.grounding)) if event.points else gr.skip()
+                drawn = _drafts(drafts, pictures, event.grounding) if event.points else gr.skip()
                 yield chat_now, drawn, gr.skip(), gr.skip(), gr.skip(), *streaming_updates(event.text, "Answering…")
             elif isinstance(event, Failed):  # the conversation stays as it was before this question
                 yield chat_messages(turns), *[gr.skip()] * 4, *failed_updates(event.message)
             elif isinstance(event, Answer):
                 chat_now[-1]["content"] = event.grounding.text or event.text
-                overlays = overlay_images(list(event.images), event.display)
-                items = [
-                    (str(path), f"Image {k}: {o.count}") for k, (path, o) in enumerate(zip(event.overlays, overlays), 1)
-                ]
-                yield (chat_now, items, _total(event, overlays), [*turns, [text, event.text]], "",
+                shown = picture_value(event.overlays, event.display, captions=True)
+                yield (chat_now, shown, _total(event, shown), [*turns, [text, event.text]], "",
                        *answer_updates(event))  # fmt: skip
 
-    outputs = [chat, gallery, total, history, question, *results.outputs()]
+    outputs = [chat, drawn_view, total, history, question, *results.outputs()]
     inputs = {files, question, history, *panel.inputs()}
     run = gr.on([ask.click, question.submit], answer, inputs, outputs, concurrency_id="gpu", api_visibility="private")
     stop.click(backend.stop, None, None, cancels=[run], queue=False, api_visibility="private")
 
     def uploaded(paths):
-        return [str(p) for p in paths or []], [], [], None, ""
+        return [str(p) for p in paths or []], [], [], picture_value([], empty=EMPTY), ""
 
-    files.change(uploaded, files, [preview, history, chat, gallery, total], queue=False, api_visibility="private")
-
-
-def _gallery(overlays) -> list[tuple]:
-    return [(o.image, f"Image {k}: {o.count}") for k, o in enumerate(overlays, start=1)]
+    files.change(uploaded, files, [preview, history, chat, drawn_view, total], queue=False, api_visibility="private")
 
 
-def _total(answer, overlays) -> str:
-    per_image = " + ".join(str(o.count) for o in overlays)
+def _drafts(drafts: Drafts, pictures, grounding) -> dict:
+    drawn = [drafts.save(o.image) for o in overlay_images(pictures, grounding)]
+    return picture_value(drawn, grounding, captions=True)
+
+
+def _total(answer, shown: dict) -> str:
+    counts = [len({p["id"] for p in picture["points"]}) for picture in shown["pictures"]]
+    per_image = " + ".join(map(str, counts))
     stated = answer.grounding.stated_count
-    said = f" · the answer states {stated}" if stated is not None and stated != sum(o.count for o in overlays) else ""
+    said = f" · the answer states {stated}" if stated is not None and stated != sum(counts) else ""
     legend = legend_html(marks.legend([p for points in marks.image_points(answer.display).values() for p in points]))
-    return (f'<div class="count-total">Total: <b>{sum(o.count for o in overlays)}</b> ({html.escape(per_image)})'
+    return (f'<div class="count-total">Total: <b>{sum(counts)}</b> ({html.escape(per_image)})'
             f"{html.escape(said)}</div>{legend}")  # fmt: skip

@@ -25,8 +25,8 @@ from ratings import (
     leaderboards,
 )
 from ui.backend import user_message
-from visualization import marks
 from visualization.leaderboard_charts import scores_figure, win_rate_figure
+from visualization.picture import picture_value, picture_view
 from visualization.player import player_value, video_player
 
 RUBRIC_LABELS = {
@@ -66,13 +66,12 @@ def rating_tab(store: Store, backend=None) -> None:
             for side in ("a", "b"):
                 with gr.Column(elem_id=f"rate-{side}"):
                     gr.Markdown(f"### {side.upper()}")
-                    gallery = gr.Gallery(object_fit="contain", columns=2, height=360, visible=False, interactive=False,
-                                         elem_id=f"rate-{side}-gallery")  # fmt: skip
+                    pictures = picture_view(visible=False, elem_id=f"rate-{side}-pictures")
                     player = video_player(visible=False, elem_classes=[f"rate-{side}-player"])
                     text = gr.HTML("", elem_id=f"rate-{side}-text")
                     rubric = gr.CheckboxGroup([(RUBRIC_LABELS[q], q) for q in RUBRIC_QUESTIONS], label="Rubric",
                                               visible=False, elem_id=f"rate-{side}-rubric")  # fmt: skip
-                    sides[side] = (gallery, player, text, rubric)
+                    sides[side] = (pictures, player, text, rubric)
         reason = gr.Textbox(label="Why? (optional)", lines=2, elem_id="rate-reason")
         with gr.Row():
             buttons = {choice: gr.Button(label, elem_id=f"rate-vote-{choice}") for choice, label in VOTES.items()}
@@ -185,13 +184,13 @@ def _battle(store: Store, served: ServedBattle) -> tuple:
     )
     values = []
     for answer in (served.a, served.b):
-        gallery, player = _media(item, answer, data_dir)
+        pictures, player = _media(item, answer, data_dir)
         info = answer.grounding or {}
         count = info.get("count")
         text = html.escape(info.get("answer") or answer.text) + (
             f"<br><b>count {count}</b>" if count is not None else ""
         )
-        values += [gallery, player, f'<div class="rate-answer">{text}</div>', gr.update(visible=rubric, value=[])]
+        values += [pictures, player, f'<div class="rate-answer">{text}</div>', gr.update(visible=rubric, value=[])]
     return (question, *values, "", "")
 
 
@@ -199,9 +198,8 @@ def _media(item, answer, data_dir: Path):
     info = answer.grounding or {}
     if item.task in ("image", "multi-image"):
         images = [p for p in answer.artefacts if p.endswith(".png")]
-        points = marks.image_points(info.get("grounding") or {"objects": []})
-        captions = [f"Image {k}: {len({p.id for p in points.get(k, ())})}" for k in range(1, len(images) + 1)]
-        return gr.update(value=list(zip(images, captions)), visible=True), gr.update(visible=False, value=None)
+        shown = picture_value(images, info.get("grounding") or {"objects": []}, captions=True)
+        return gr.update(value=shown, visible=True), gr.update(visible=False, value=None)
     masks = next((p for p in answer.artefacts if p.endswith(".json")), None)
     annotated = next((p for p in answer.artefacts if p.endswith(".mp4")), None)
     value = player_value(

@@ -12,16 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from visualization.frontend import asset, html_element, script
 from visualization.marks import Evidence, Track, legend, video_evidence
 from visualization.masks import mask_set
 from visualization.overlay import MARKER_FRACTION, MARKER_MIN
 from visualization.palette import hex_colour, id_colour, ink
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-PLAYER_JS = (ASSETS / "player.js").read_text()
-PLAYER_CSS = (ASSETS / "player.css").read_text()
-# gr.HTML runs js_on_load with element, props and watch in scope; a new value rebuilds the player.
-MOUNT_JS = """
+PLAYER_CSS = asset("player.css")
+PLAYER_JS = script("player.js", mount="""
 let player = null;
 const mount = () => {
   if (player) player.destroy();
@@ -29,7 +27,7 @@ const mount = () => {
 };
 mount();
 watch("value", mount);
-"""
+""")  # fmt: skip
 
 
 def player_value(
@@ -74,16 +72,7 @@ def player_value(
 
 def video_player(value: dict[str, Any] | None = None, **kwargs: Any):
     """A gr.HTML showing `value` (from player_value); update it by returning a new player_value from a handler."""
-    import gradio as gr
-
-    return gr.HTML(
-        value,
-        html_template='<div class="m2p-host"></div>',
-        css_template=PLAYER_CSS,
-        js_on_load=PLAYER_JS + MOUNT_JS,
-        apply_default_css=False,
-        **kwargs,
-    )
+    return html_element(value, "m2p-host", PLAYER_JS, PLAYER_CSS, **kwargs)
 
 
 def _served(video: str | Path) -> str | dict[str, Any]:

@@ -1,0 +1,83 @@
+// Pictures with a grounded answer (visualization/picture.py): the drawn PNG, and over each marker an invisible
+// button that shows the point's id, label and coordinates on hover, keyboard focus or tap. The marks are burned
+// into the picture; this file only adds the inspector. gr.HTML's js_on_load (after dom.js) calls mountPointPicture(element,
+// props.value); any page may. Several pictures share one tooltip per figure.
+
+function mountPointPicture(host, data) {
+  const el = m2el;
+  const source = m2source;
+
+  host.replaceChildren();
+  const pictures = (data && data.pictures) || [];
+  if (!pictures.length) {
+    if (data && data.empty) el("div", "m2i-empty", host).textContent = data.empty;
+    return;
+  }
+  const root = el("div", pictures.length > 1 ? "m2i m2i-grid" : "m2i", host);
+  const [fraction, least] = data.marker || [0.025, 8];
+  pictures.forEach((picture, index) => {
+    const figure = el("figure", "m2i-figure", root);
+    const frame = el("div", "m2i-frame", figure);
+    const url = source(picture.src);
+    el("img", "m2i-img", frame, {
+      src: url,
+      width: picture.width,
+      height: picture.height,
+      alt: `Image ${index + 1} with ${picture.points.length} marked point${picture.points.length === 1 ? "" : "s"}`,
+    });
+    const tip = el("div", "m2i-tip", frame, { role: "tooltip", id: `m2i-tip-${Math.random().toString(36).slice(2)}` });
+    tip.hidden = true;
+    // The marker's radius in picture pixels (visualization/overlay.marker_radius), as a share of the width.
+    const radius = Math.max(least, fraction * Math.min(picture.width, picture.height));
+    const size = ((2.4 * radius) / picture.width) * 100;
+    let pinned = null;
+    const show = (button, point) => {
+      tip.replaceChildren();
+      const head = el("div", "", tip);
+      const swatch = el("span", "m2i-swatch", head);
+      swatch.style.background = point.colour;
+      el("b", "", head).textContent = `#${point.id}`;
+      el("span", "", head).textContent = ` ${point.label}`;
+      el("div", "", tip).textContent = `x ${point.px[0]}, y ${point.px[1]} px`;
+      el("div", "m2i-tip-k", tip).textContent = `(${point.k[0]}, ${point.k[1]}) of 1000`;
+      tip.style.left = `${point.x * 100}%`;
+      tip.style.top = `${point.y * 100}%`;
+      tip.classList.toggle("m2i-below", point.y < 0.25);
+      tip.classList.toggle("m2i-left", point.x > 0.75);
+      tip.classList.toggle("m2i-right", point.x < 0.25);
+      tip.hidden = false;
+      button.setAttribute("aria-describedby", tip.id);
+    };
+    const hide = (button) => {
+      if (pinned === button) return;
+      tip.hidden = true;
+      button.removeAttribute("aria-describedby");
+    };
+    for (const point of picture.points) {
+      const button = el("button", "m2i-point", frame, {
+        type: "button",
+        "aria-label": `point ${point.id}, ${point.label}, x ${point.px[0]}, y ${point.px[1]} pixels`,
+        "data-id": String(point.id),
+      });
+      Object.assign(button.style, { left: `${point.x * 100}%`, top: `${point.y * 100}%`, width: `${size}%` });
+      button.addEventListener("mouseenter", () => show(button, point));
+      button.addEventListener("mouseleave", () => hide(button));
+      button.addEventListener("focus", () => show(button, point));
+      button.addEventListener("blur", () => {
+        if (pinned === button) pinned = null;
+        hide(button);
+      });
+      button.addEventListener("click", () => {
+        // A tap (touch screens have no hover) pins the tooltip until the next tap elsewhere.
+        pinned = pinned === button ? null : button;
+        show(button, point);
+      });
+    }
+    const caption = el("figcaption", "m2i-caption", figure);
+    if (picture.caption) el("span", "m2i-count", caption).textContent = picture.caption;
+    const open = el("a", "m2i-link", caption, { href: url, target: "_blank", rel: "noopener" });
+    open.textContent = "Full size \u2197";
+    const save = el("a", "m2i-link", caption, { href: url, download: picture.name || `image_${index + 1}.png` });
+    save.textContent = "Download \u2913";
+  });
+}

@@ -33,11 +33,57 @@ function mountEvidencePlayer(host, data) {
     link.textContent = "Download MP4";
   }
   const timeline = el("div", "m2p-timeline", root);
+  const strip = data.strip && data.strip.frames.length ? filmStrip(data.strip) : null;
   const legend = el("div", "m2p-legend", root);
   for (const entry of data.legend) {
     const chip = el("span", "m2p-chip", legend);
     el("span", "m2p-swatch", chip).style.background = entry.colour;
     chip.append(`${entry.label} (${entry.count})`);
+  }
+
+  // Film strip: the frames the model saw that hold evidence, as it saw them, with their points; a frame seeks.
+  function filmStrip(s) {
+    const node = el("div", "m2p-strip", root, { "aria-label": "frames with evidence" });
+    const url = source(s.src);
+    for (const frame of s.frames) {
+      const n = frame.dots.length;
+      const label = `frame at ${frame.t.toFixed(2)} s, ${n} point${n === 1 ? "" : "s"}`;
+      const cell = el("button", "m2p-frame", node, { type: "button", "data-t": frame.t, title: label, "aria-label": label });
+      const pic = el("span", "m2p-frame-pic", cell);
+      Object.assign(pic.style, {
+        width: `${s.width}px`,
+        height: `${s.height}px`,
+        backgroundImage: `url("${url}")`,
+        backgroundPosition: `-${frame.i * s.width}px 0`,
+      });
+      for (const [x, y, colour] of frame.dots) {
+        const dot = el("span", "m2p-frame-dot", pic);
+        Object.assign(dot.style, { left: `${x * 100}%`, top: `${y * 100}%`, background: colour });
+      }
+      el("span", "m2p-frame-time", cell).textContent = clock(frame.t);
+    }
+    node.addEventListener("click", (event) => {
+      const cell = event.target.closest("[data-t]");
+      if (cell) seek(Number(cell.dataset.t));
+    });
+    return node;
+  }
+  let shownFrame = null;
+  function markFrame(t) {
+    // The strip follows the playhead: the frame on screen is highlighted and kept in view (the page never scrolls).
+    if (!strip) return;
+    let best = null;
+    for (const cell of strip.children)
+      if (Math.abs(Number(cell.dataset.t) - t) <= data.half && (!best || Math.abs(Number(cell.dataset.t) - t) <
+          Math.abs(Number(best.dataset.t) - t))) best = cell;
+    if (best === shownFrame) return;
+    if (shownFrame) shownFrame.classList.remove("m2p-frame-on");
+    shownFrame = best;
+    if (!best) return;
+    best.classList.add("m2p-frame-on");
+    const left = best.offsetLeft - strip.offsetLeft, right = left + best.offsetWidth;
+    if (left < strip.scrollLeft || right > strip.scrollLeft + strip.clientWidth)
+      strip.scrollLeft = left - (strip.clientWidth - best.offsetWidth) / 2;
   }
 
   let duration = data.duration || 0;
@@ -191,6 +237,7 @@ function mountEvidencePlayer(host, data) {
     time.textContent = `${clock(t)} / ${clock(duration)}`;
     count.textContent = `count ${data.firsts.filter((first) => first <= t + 1e-6).length} / ${data.total}`;
     play.textContent = video.paused ? "Play" : "Pause";
+    markFrame(t);
     const head = timeline.querySelector(".m2p-head");
     if (head && duration) head.style.setProperty("--m2p-at", String(Math.min(t / duration, 1)));
   }

@@ -51,6 +51,7 @@ class GenerationResult:
     notes: tuple[str, ...] = ()
     clip_start: float | None = None  # video files: where the sampled range starts (seconds)
     video: Any | None = None  # video files: the inference.video.VideoInfo of the upload
+    frame_thumbnails: Any | None = None  # video: [T, h, w, 3] uint8 of the frames the model saw (film strip)
 
 
 class TextStream:
@@ -251,6 +252,7 @@ class Molmo2Engine:
                     notes=batch.notes,
                     clip_start=batch.clip_start,
                     video=batch.video_info,
+                    frame_thumbnails=batch.frame_thumbnails,
                 )
 
             if cancel.is_set():

@@ -29,6 +29,7 @@ from tokenizers import Tokenizer
 from inference.request import Request
 
 # The tokens that form the one bidirectional visual block of §8.3.
+THUMBNAIL_HEIGHT = 80  # pixels of each film-strip frame (frame_thumbnails)
 VISUAL_MARKUP = (
     "<im_patch>", "<im_col>", "<im_start>", "<low_res_im_start>",
     "<frame_start>", "<im_end>", "<frame_end>", "<im_low>",
@@ -130,6 +131,7 @@ class Batch:
     prompt: str  # the rendered chat text, with placeholders
     notes: tuple[str, ...]  # what media loading changed (first frame of an animation, ...)
     timings: dict[str, float]  # seconds: media_decode, preprocess
+    frame_thumbnails: np.ndarray | None = None  # video: [T, h, w, 3] uint8, see frame_thumbnails
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class _VideoFrames:
     """A video after decoding: each sampled frame's uint8 patches, and where the frames came from."""
 
     patches: torch.Tensor  # [T, 729, 588] uint8
+    thumbnails: np.ndarray  # [T, h, w, 3] uint8, see frame_thumbnails
     times: tuple[float, ...]
     frame_indices: tuple[int, ...] | None
     size: tuple[int, int]  # (width, height) of the frames as displayed
@@ -205,6 +208,7 @@ class Molmo2Processor:
             prompt=prompt,
             notes=tuple(notes),
             timings={"media_decode": loaded - start, "preprocess": time.perf_counter() - loaded},
+            frame_thumbnails=video.thumbnails if video is not None else None,
         )
 
     def render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
@@ -258,15 +262,17 @@ class Molmo2Processor:
             if len(part["timestamps"]) != len(frames):
                 raise ValueError("A video given as frames needs one timestamp per frame.")
             height, width = frames[0].shape[:2]
-            patches = torch.stack([self._frame_patches(f) for f in frames])
+            squares = torch.stack([self._frame_square(f) for f in frames])
             times = tuple(float(t) for t in part["timestamps"])
-            return _VideoFrames(patches, times, part.get("frame_indices"), (width, height), None, None)
+            return _VideoFrames(self._patches(squares), frame_thumbnails(squares, (width, height)), times,
+                                part.get("frame_indices"), (width, height), None, None)  # fmt: skip
         from inference.video import VideoClip, open_clip
 
         if isinstance(video, VideoClip):
-            patches = torch.stack([self._frame_patches(f) for f in video.frames])
+            squares = torch.stack([self._frame_square(f) for f in video.frames])
             size = (video.info.width, video.info.height)
-            return _VideoFrames(patches, video.times, video.frame_indices, size, video.start, video.info)
+            return _VideoFrames(self._patches(squares), frame_thumbnails(squares, size), video.times,
+                                video.frame_indices, size, video.start, video.info)  # fmt: skip
         start, end = request.clip or (None, None)
         with open_clip(video, max_frames=request.max_frames, max_fps=request.max_fps, start=start, end=end) as (
             plan,
@@ -274,17 +280,26 @@ class Molmo2Processor:
         ):
             side = self.settings.crop_size // self.settings.patch_size
             patches = torch.empty((len(plan.times), side * side, self.settings.patch_size**2 * 3), dtype=torch.uint8)
+            size = (plan.info.width, plan.info.height)
+            thumbnails = None
             for index, image in frames:  # the child decodes the next frame meanwhile
                 slots = [slot for slot, wanted in enumerate(plan.frame_indices) if wanted == index]
-                patches[slots] = self._frame_patches(image)
-        size = (plan.info.width, plan.info.height)
-        return _VideoFrames(patches, plan.times, plan.frame_indices, size, plan.start, plan.info)
+                square = self._frame_square(image)[None]
+                patches[slots] = self._patches(square)
+                thumbnail = frame_thumbnails(square, size)
+                if thumbnails is None:
+                    thumbnails = np.empty((len(plan.times), *thumbnail.shape[1:]), np.uint8)
+                thumbnails[slots] = thumbnail
+        return _VideoFrames(patches, thumbnails, plan.times, plan.frame_indices, size, plan.start, plan.info)
 
-    def _frame_patches(self, frame: np.ndarray) -> torch.Tensor:
-        """One video frame [H, W, 3] uint8 -> [729, 588] uint8 patches of its 378×378 resize (§5.2)."""
+    def _frame_square(self, frame: np.ndarray) -> torch.Tensor:
+        """One video frame [H, W, 3] uint8 -> its [3, 378, 378] uint8 resize, what the model sees of it (§5.2)."""
         s = self.settings
         source = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
-        return patchify(resize_uint8(source, s.crop_size, s.crop_size), s.patch_size)[0]
+        return resize_uint8(source, s.crop_size, s.crop_size)[0]
+
+    def _patches(self, squares: torch.Tensor) -> torch.Tensor:
+        return patchify(squares, self.settings.patch_size)
 
     def _clean(self, text: str) -> str:
         """User text never carries control tokens: a typed '<im_patch>' must stay text, not become a slot."""
@@ -463,6 +478,15 @@ def patchify(crops: torch.Tensor, patch: int) -> torch.Tensor:
     side = size // patch
     x = crops.reshape(n, c, side, patch, side, patch).permute(0, 2, 4, 3, 5, 1)
     return x.reshape(n, side * side, patch * patch * c)
+
+
+def frame_thumbnails(squares: torch.Tensor, size: tuple[int, int], height: int = THUMBNAIL_HEIGHT) -> np.ndarray:
+    """What the model saw of video frames (their square resize, [N, 3, S, S] uint8, §5.2), put back to the video's
+    aspect ratio `size` (width, height) at `height` pixels: [N, height, width, 3] uint8, for the player's film
+    strip. Made while the frames stream in, so nothing is decoded twice."""
+    width = max(1, round(height * size[0] / max(size[1], 1)))
+    small = F.interpolate(squares.float(), size=(height, width), mode="area")
+    return small.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def _block(start: int, patch: int, rows: int, cols: int, col: int | None, end: int) -> np.ndarray:

@@ -63,6 +63,7 @@ class Answer:
     masks: Any | None  # inference.masks.Masks
     annotated_video: Path | None  # H.264 with masks/points burned in (masks, or a codec browsers cannot play)
     overlays: tuple[Path, ...]  # one PNG per image
+    film_strip: Any | None  # video: visualization.filmstrip.FilmStrip of the frames the model saw
     timings: dict[str, float]
     notes: tuple[str, ...]
     files: dict[str, Path]  # the export bundle (see pipeline.bundle), including "bundle" (the zip)
@@ -129,6 +130,7 @@ def run(
     yield Progress("render", 0, 1, "Drawing the answer")
     t = time.perf_counter()
     overlays, annotated = _render(task, workdir, display, images, result, masks)
+    strip = _film_strip(workdir, result)
     timings["render"] = time.perf_counter() - t
 
     answer = Answer(
@@ -144,6 +146,7 @@ def run(
         masks=masks,
         annotated_video=annotated,
         overlays=tuple(overlays),
+        film_strip=strip,
         timings=timings,
         notes=tuple(notes) + tuple(masks.warnings if masks is not None else ()),
         files={},
@@ -257,6 +260,16 @@ def _masks(task, tracker, grounding, layout, images, clip_start, cancel, timings
     if "error" in result:
         raise result["error"]
     return result["masks"]
+
+
+def _film_strip(workdir: Path, result):
+    """The frames the model saw, side by side in one JPEG, for the player's film strip (video answers)."""
+    if result.frame_thumbnails is None or not result.frame_times:
+        return None
+    from visualization.filmstrip import write_film_strip
+
+    times = tuple((result.clip_start or 0.0) + t for t in result.frame_times)
+    return write_film_strip(result.frame_thumbnails, times, workdir / "frames_seen.jpg")
 
 
 def _render(task: Task, workdir: Path, display: Grounding, images, result, masks) -> tuple[list[Path], Path | None]:

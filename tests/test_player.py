@@ -126,6 +126,30 @@ def test_player_value_is_plain_data(clips):
     assert player_value("https://example.org/v.mp4", answer())["video"] == "https://example.org/v.mp4"
 
 
+def test_film_strip_holds_the_frames_seen_and_the_evidence_on_each(tmp_path):
+    from PIL import Image
+
+    from visualization.filmstrip import strip_frames, write_film_strip
+    from visualization.marks import video_evidence
+
+    shades = [20 * k for k in range(len(FRAME_TIMES))]
+    thumbnails = np.stack([np.full((80, 142, 3), shade, np.uint8) for shade in shades])
+    strip = write_film_strip(thumbnails, FRAME_TIMES, tmp_path / "frames_seen.jpg")
+    row = np.asarray(Image.open(strip.path))
+    assert row.shape == (80, 142 * len(FRAME_TIMES), 3) and (strip.frame_width, strip.frame_height) == (142, 80)
+    assert [abs(int(row[40, 142 * k + 71, 0]) - shade) <= 3 for k, shade in enumerate(shades)] == [True] * 9
+    frames = strip_frames(strip, video_evidence(answer(), FRAME_TIMES))
+    assert [f["t"] for f in frames] == [0.0, 0.5, 1.0, 1.5, 2.5, 3.0, 3.5]  # points at 1 and 2.5, ball keyframes
+    at_one = next(f for f in frames if f["t"] == 1.0)
+    assert sorted(d[3] for d in at_one["dots"]) == [1, 4] and at_one["i"] == 2
+    assert hex_colour(DOT) in [d[2] for d in at_one["dots"]]
+    sparse = write_film_strip(thumbnails[:2], [0.0, 4.0], tmp_path / "sparse.jpg")
+    far = strip_frames(sparse, video_evidence(answer(), FRAME_TIMES))  # a point more than 0.25 s away has no frame
+    assert [(f["t"], [d[3] for d in f["dots"]]) for f in far] == [(0.0, [4])]
+    with pytest.raises(ValueError):
+        write_film_strip(thumbnails, FRAME_TIMES[:3], tmp_path / "bad.jpg")
+
+
 @pytest.mark.browser
 def test_annotated_mp4_plays_in_chromium(page, app_url, screenshot):
     open_player(page, app_url, "masks")

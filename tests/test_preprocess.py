@@ -187,3 +187,27 @@ def test_video_file_streams_to_the_same_inputs_as_its_decoded_clip(ours, tmp_pat
     assert streamed.frame_times == decoded.frame_times == clip.times and len(clip.times) == 6
     assert streamed.frame_indices == clip.frame_indices and streamed.clip_start == clip.start == pytest.approx(1.0)
     assert streamed.video_info.width == 160 and streamed.media_sizes == ((160, 96),)
+
+
+def test_video_thumbnails_are_the_frames_the_model_saw(ours, tmp_path):
+    """The film strip's frames are made from what the model sees of each frame while it streams in (no second
+    decode): back at the video's aspect ratio they match the decoded frames scaled down directly, and a decoded clip
+    gives the same as the file."""
+    from inference.preprocess import THUMBNAIL_HEIGHT
+    from inference.video import load_clip
+    from media_fixtures import SceneObject, scene_frames, write_video
+
+    ball = SceneObject(1, (220, 50, 47), 12, x0=20, y0=48, x1=140, y1=48)
+    path = write_video(tmp_path / "ball.mp4", scene_frames(160, 96, 12, 3.0, [ball]), 12)
+    batch = ours(Request(messages=_ask({"type": "video", "video": str(path)}, text="Where is the ball?"), max_frames=5))
+    thumbnails = batch.frame_thumbnails
+    assert thumbnails.shape == (5, THUMBNAIL_HEIGHT, round(THUMBNAIL_HEIGHT * 160 / 96), 3)
+    assert thumbnails.dtype == np.uint8
+    clip = load_clip(path, max_frames=5)
+    for thumbnail, frame in zip(thumbnails, clip.frames):
+        direct = np.asarray(Image.fromarray(frame).resize(thumbnail.shape[1::-1], Image.BOX), dtype=np.int16)
+        assert np.abs(thumbnail.astype(np.int16) - direct).mean() < 4
+    from_clip = ours(Request(messages=_ask({"type": "video", "video": clip}, text="Where is the ball?")))
+    assert np.array_equal(from_clip.frame_thumbnails, thumbnails)
+    image_only = ours(Request(messages=_ask({"type": "image", "image": Image.new("RGB", (32, 32))})))
+    assert image_only.frame_thumbnails is None

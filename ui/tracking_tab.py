@@ -70,7 +70,7 @@ def tracking_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
                 times = event.frame_times_in_video
                 coco = event.masks.to_coco() if event.masks is not None else None
                 value = player_update(path, event.display, event.video, times, masks=coco,
-                                      mask_video=event.annotated_video)  # fmt: skip
+                                      mask_video=event.annotated_video, strip=event.film_strip)  # fmt: skip
                 marks = evidence(event.display, times)
                 size = (event.video.width, event.video.height)
                 yield (value, count_badge(event), lanes_chart(marks, event.video.duration, size),

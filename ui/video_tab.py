@@ -69,7 +69,8 @@ def video_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
             elif isinstance(event, Answer):
                 chat_now[-1]["content"] = event.grounding.text or event.text
                 times = event.frame_times_in_video
-                value = player_update(path, event.display, event.video, times, mask_video=event.annotated_video)
+                value = player_update(path, event.display, event.video, times, mask_video=event.annotated_video,
+                                      strip=event.film_strip)  # fmt: skip
                 figure = count_chart(evidence(event.display, times), event.video.duration,
                                      size=(event.video.width, event.video.height))  # fmt: skip
                 yield chat_now, value, figure, [*turns, [text, event.text]], "", *answer_updates(event)

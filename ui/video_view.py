@@ -31,7 +31,7 @@ def plan_html(path: str | None, max_frames: float, max_fps: float) -> str:
     )
 
 
-def player_update(video: str, answer_or_grounding, info, frame_times, masks=None, mask_video=None) -> dict:
+def player_update(video: str, answer_or_grounding, info, frame_times, masks=None, mask_video=None, strip=None):
     return player_value(
         video,
         answer_or_grounding,
@@ -39,6 +39,7 @@ def player_update(video: str, answer_or_grounding, info, frame_times, masks=None
         duration=info.duration if info is not None else None,
         masks=masks,
         mask_video=mask_video,
+        strip=strip,
     )
 
 

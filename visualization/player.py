@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from visualization.filmstrip import FilmStrip, strip_frames
 from visualization.frontend import asset, html_element, script
 from visualization.marks import Evidence, Track, legend, video_evidence
 from visualization.masks import mask_set
@@ -38,12 +39,14 @@ def player_value(
     masks: Mapping[str, Any] | None = None,
     mask_video: str | Path | None = None,
     duration: float | None = None,
+    strip: FilmStrip | None = None,
 ) -> dict[str, Any]:
     """Data for the player: the video to show (the annotated `mask_video` when given, else the original `video`),
     the answer's points and tracks, mask coverage per id, and the times of the frames the model saw.
 
     video / mask_video: a local file (Gradio serves it, see _served) or an http(s) URL.
     duration: seconds, to lay out the timeline before the video's metadata arrives (optional).
+    strip: the frames the model saw (filmstrip.write_film_strip); those with evidence are shown under the timeline.
     """
     evidence = video_evidence(grounding, frame_times)
     shown = mask_video if mask_video is not None else video
@@ -63,6 +66,7 @@ def player_value(
         "stops": list(evidence.stops),
         "firsts": [p.key for p in evidence.firsts],
         "total": evidence.total,
+        "strip": _strip_data(strip, evidence),
         "legend": [
             {"label": e.label, "count": e.count, "colour": hex_colour(id_colour(e.slot))}
             for e in legend([*evidence.points, *(k for t in evidence.tracks for r in t.runs for k in r.keys)])
@@ -81,6 +85,17 @@ def _served(video: str | Path) -> str | dict[str, Any]:
     if isinstance(video, str) and video.startswith(("http://", "https://")):
         return video
     return {"path": str(Path(video).resolve()), "meta": {"_type": "gradio.FileData"}}
+
+
+def _strip_data(strip: FilmStrip | None, evidence: Evidence) -> dict[str, Any] | None:
+    if strip is None:
+        return None
+    return {
+        "src": _served(strip.path),
+        "width": strip.frame_width,
+        "height": strip.frame_height,
+        "frames": strip_frames(strip, evidence),
+    }
 
 
 def _track_data(track: Track) -> dict[str, Any]:

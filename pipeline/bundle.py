@@ -29,6 +29,8 @@ def write_bundle(answer, workdir: Path, model_info: dict[str, Any]) -> dict[str,
         files[f"overlay_{k}"] = path
     if answer.annotated_video is not None:
         files["video"] = answer.annotated_video
+    if answer.film_strip is not None:  # the frames as the model saw them, side by side in time order
+        files["frames"] = answer.film_strip.path
     files["manifest"] = _write(workdir / "manifest.json", json.dumps(manifest(answer, model_info, files), indent=2))
     zip_path = workdir / "molmo2_answer.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -67,6 +69,13 @@ def manifest(answer, model_info: dict[str, Any], files: dict[str, Path]) -> dict
             "clip_start": answer.clip_start,
             "times": list(answer.layout.frame_times),
             "indices": list(answer.layout.frame_indices or ()),
+            "strip": None
+            if answer.film_strip is None
+            else {
+                "file": answer.film_strip.path.name,
+                "frame_width": answer.film_strip.frame_width,
+                "frame_height": answer.film_strip.frame_height,
+            },
         },
         "result": {
             "finish_reason": result.finish_reason,

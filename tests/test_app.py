@@ -47,3 +47,14 @@ def test_unreachable_default_model_still_serves_and_says_why(start_app, page, sc
     assert "--model DIR" in text and "tiny-random" in text
     screenshot(page, "app-status-offline")
     assert "model allenai/Molmo2-4B failed to load: " in app.log.read_text()  # the Space's log says it too
+
+
+def test_heap_arenas_are_capped_where_glibc_allows():
+    import platform
+
+    from app import limit_malloc_arenas
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt(M_ARENA_MAX) is glibc's")
+    assert limit_malloc_arenas({"MALLOC_ARENA_MAX": "2"}) is True
+    assert limit_malloc_arenas({"MALLOC_ARENA_MAX": "many"}) is False  # a bad value changes nothing

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from inference.engine import Molmo2Engine
 from inference.grounding import parse
@@ -91,6 +92,11 @@ def test_video_answer_layout_and_plan(engine, clip, tmp_path):
     assert answer.frame_times_in_video[0] == pytest.approx(answer.clip_start)  # ... the player's are whole-video
     assert answer.annotated_video is None  # H.264 plays in browsers as it is: no re-encode without masks
     assert browser_playable(answer.video)
+    strip = json.loads(answer.files["manifest"].read_text())["frames"]["strip"]  # the frames seen, exported
+    assert answer.files["frames"].name == strip["file"] == "frames_seen.jpg"
+    with Image.open(answer.files["frames"]) as row:
+        assert row.size == (strip["frame_width"] * len(answer.layout.frame_times), strip["frame_height"])
+    assert answer.film_strip.times == answer.frame_times_in_video
 
 
 def test_shifted_keys_move_video_points_only():

@@ -221,19 +221,25 @@ function mountEvidencePlayer(host, data) {
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, w, h);
     const box = picture(w, h);
-    if (box && !data.annotated) {
+    shown = [];
+    if (box) {
+      // What is on screen now, for hovering; drawn here unless the (annotated) video has it burned in.
       const r = Math.max(data.marker[1], data.marker[0] * Math.min(box.w, box.h));
       for (const p of data.points)
         if (Math.abs(p.t - t) <= data.half)
-          marker(box.x + p.x * box.w, box.y + p.y * box.h, r, p.colour, p.ink, String(p.id), true);
+          shown.push({ ...p, r, at: p.t, filled: true, nx: p.x, ny: p.y });
       for (const track of data.tracks) {
         const run = track.runs.find((run) => run.start <= t && t <= run.end);
         if (!run) continue;
         const dot = trackDot(run, t);
-        const [x, y] = [box.x + dot.x * box.w, box.y + dot.y * box.h];
-        marker(x, y, r, track.colour, track.ink, String(track.id), dot.observed);
+        shown.push({ ...track, r, at: t, filled: dot.observed, nx: dot.x, ny: dot.y, track: true });
+      }
+      for (const m of shown) {
+        [m.cx, m.cy] = [box.x + m.nx * box.w, box.y + m.ny * box.h];
+        if (!data.annotated) marker(m.cx, m.cy, r, m.colour, m.ink, String(m.id), m.filled);
       }
     }
+    showTip();
     time.textContent = `${clock(t)} / ${clock(duration)}`;
     count.textContent = `count ${data.firsts.filter((first) => first <= t + 1e-6).length} / ${data.total}`;
     play.textContent = video.paused ? "Play" : "Pause";
@@ -241,6 +247,44 @@ function mountEvidencePlayer(host, data) {
     const head = timeline.querySelector(".m2p-head");
     if (head && duration) head.style.setProperty("--m2p-at", String(Math.min(t / duration, 1)));
   }
+  // Hovering a mark (mouse) tells its id, label, time and coordinates, like the markers on pictures.
+  let shown = [], pointer = null;
+  const tip = el("div", "m2p-tip", stage, { role: "tooltip" });
+  tip.hidden = true;
+  function showTip() {
+    const near = pointer && shown.filter((m) => Math.hypot(m.cx - pointer.x, m.cy - pointer.y) <= 1.2 * m.r);
+    const m = near && near.sort((a, b) => Math.hypot(a.cx - pointer.x, a.cy - pointer.y) -
+                                          Math.hypot(b.cx - pointer.x, b.cy - pointer.y))[0];
+    if (!m) {
+      tip.hidden = true;
+      return;
+    }
+    tip.replaceChildren();
+    const head = el("div", "", tip);
+    el("span", "m2p-swatch", head).style.background = m.colour;
+    el("b", "", head).textContent = `#${m.id}`;
+    head.append(` ${m.label} \u00B7 ${m.at.toFixed(2)} s${m.track && !m.filled ? " (between keyframes)" : ""}`);
+    if (data.size)
+      el("div", "", tip).textContent = `x ${Math.round(m.nx * data.size[0])}, y ${Math.round(m.ny * data.size[1])} px`;
+    el("div", "m2p-tip-k", tip).textContent = `(${Math.round(m.nx * 1000)}, ${Math.round(m.ny * 1000)}) of 1000`;
+    tip.style.left = `${m.cx}px`;
+    tip.style.top = `${m.cy}px`;
+    tip.classList.toggle("m2p-tip-below", m.cy < stage.clientHeight * 0.25);
+    tip.classList.toggle("m2p-tip-left", m.cx < stage.clientWidth * 0.2);
+    tip.classList.toggle("m2p-tip-right", m.cx > stage.clientWidth * 0.8);
+    tip.hidden = false;
+  }
+  stage.addEventListener("pointermove", (event) => {
+    if (event.pointerType !== "mouse") return;
+    const rect = stage.getBoundingClientRect();
+    pointer = { x: event.clientX - rect.left, y: event.clientY - rect.top };
+    showTip();
+  });
+  stage.addEventListener("pointerleave", () => {
+    pointer = null;
+    showTip();
+  });
+
   // While playing, redraw once per presented video frame (per animation frame where that callback is missing).
   let pending = false;
   function loop(now, frame) {

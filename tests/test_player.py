@@ -60,7 +60,8 @@ def app_url(clips):
 
     clip, annotated = clips
     with gr.Blocks() as demo:
-        video_player(player_value(clip, answer(), frame_times=FRAME_TIMES, duration=SECONDS), elem_classes="points")
+        video_player(player_value(clip, answer(), frame_times=FRAME_TIMES, duration=SECONDS, size=(WIDTH, HEIGHT)),
+                     elem_classes="points")  # fmt: skip
         video_player(player_value(clip, answer(), frame_times=FRAME_TIMES, masks=masks(), mask_video=annotated),
                      elem_classes="masks")  # fmt: skip
         later = video_player(None, elem_classes="later")  # filled by an event handler, as the ui tabs do
@@ -190,6 +191,40 @@ def test_clicking_a_marker_seeks_and_the_canvas_draws_there(page, app_url, scree
       const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
       return pixels.every((v, i) => i % 4 !== 3 || v === 0);
     }""")
+
+
+# Page coordinates of (x, y) of the picture (0-1), the video's letterboxed rectangle inside the stage.
+PAGE_POINT = """([which, x, y]) => {
+  const root = document.querySelector(`.${which} .m2p`);
+  const video = root.querySelector("video"), stage = root.querySelector(".m2p-stage").getBoundingClientRect();
+  const scale = Math.min(stage.width / video.videoWidth, stage.height / video.videoHeight);
+  const bw = video.videoWidth * scale, bh = video.videoHeight * scale;
+  return [stage.left + (stage.width - bw) / 2 + x * bw, stage.top + (stage.height - bh) / 2 + y * bh];
+}"""
+
+
+@pytest.mark.browser
+def test_hovering_a_mark_tells_its_id_time_and_coordinates(page, app_url, screenshot):
+    open_player(page, app_url)
+    page.evaluate(SEEK, ["points", 1.0])
+    tip = page.locator(".points .m2p-tip")
+    page.mouse.move(*page.evaluate(PAGE_POINT, ["points", 0.25, 0.6]))
+    tip.wait_for(state="visible")
+    assert tip.inner_text().split("\n") == ["#1 dot · 1.00 s", "x 160, y 216 px", "(250, 600) of 1000"]
+    screenshot(page, "player-hover")
+    page.evaluate(SEEK, ["points", 1.25])  # the ball between keyframes: its interpolated position
+    ball_x = BALL.position(1.25, SECONDS)[0] / WIDTH
+    page.mouse.move(*page.evaluate(PAGE_POINT, ["points", ball_x, 0.25]))
+    page.wait_for_function("document.querySelector('.points .m2p-tip').innerText.includes('#4 ball')")
+    assert "between keyframes" in tip.inner_text() and f"x {round(ball_x * WIDTH)}, y 90 px" in tip.inner_text()
+    page.mouse.move(*page.evaluate(PAGE_POINT, ["points", 0.6, 0.9]))  # nothing there
+    tip.wait_for(state="hidden")
+    page.evaluate(SEEK, ["masks", 1.0])  # burned-in marks (annotated video) can be hovered too; no pixel size given
+    page.locator(".masks .m2p-stage").scroll_into_view_if_needed()
+    page.mouse.move(*page.evaluate(PAGE_POINT, ["masks", 0.25, 0.6]))
+    masks_tip = page.locator(".masks .m2p-tip")
+    masks_tip.wait_for(state="visible")
+    assert masks_tip.inner_text().split("\n") == ["#1 dot · 1.00 s", "(250, 600) of 1000"]
 
 
 @pytest.mark.browser

@@ -40,6 +40,7 @@ def player_update(video: str, answer_or_grounding, info, frame_times, masks=None
         masks=masks,
         mask_video=mask_video,
         strip=strip,
+        size=(info.width, info.height) if info is not None else None,
     )
 
 

@@ -40,6 +40,7 @@ def player_value(
     mask_video: str | Path | None = None,
     duration: float | None = None,
     strip: FilmStrip | None = None,
+    size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Data for the player: the video to show (the annotated `mask_video` when given, else the original `video`),
     the answer's points and tracks, mask coverage per id, and the times of the frames the model saw.
@@ -47,6 +48,7 @@ def player_value(
     video / mask_video: a local file (Gradio serves it, see _served) or an http(s) URL.
     duration: seconds, to lay out the timeline before the video's metadata arrives (optional).
     strip: the frames the model saw (filmstrip.write_film_strip); those with evidence are shown under the timeline.
+    size: (width, height) of the original video, for pixel coordinates when a mark is hovered (optional).
     """
     evidence = video_evidence(grounding, frame_times)
     shown = mask_video if mask_video is not None else video
@@ -54,6 +56,7 @@ def player_value(
         "video": _served(shown),
         "annotated": mask_video is not None,  # marks are burned into the video (no canvas drawing); downloadable
         "duration": duration,
+        "size": list(size) if size else None,
         "half": evidence.timing.half_window,
         "observed": evidence.timing.observed,
         "marker": [MARKER_FRACTION, MARKER_MIN],

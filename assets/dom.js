@@ -14,3 +14,26 @@ function m2el(tag, className, parent, attrs = {}) {
 function m2source(value) {
   return typeof value === "string" ? value : value && value.url;
 }
+
+// Fill a tooltip: a colour swatch, "#id" in bold and `rest` on the first line, then one line per entry of `lines`
+// (the last, Molmo2's 0-1000 values, dimmed). Styles: assets/shared.css.
+function m2tip(tip, colour, id, rest, lines) {
+  tip.replaceChildren();
+  const head = m2el("div", "", tip);
+  m2el("span", "m2-swatch", head).style.background = colour;
+  m2el("b", "", head).textContent = `#${id}`;
+  head.append(rest);
+  lines.forEach((line, k) => {
+    m2el("div", k === lines.length - 1 ? "m2-tip-k" : "", tip).textContent = line;
+  });
+}
+
+// Show a tooltip at (x, y) pixels of its positioned parent (a w x h area), opening away from the nearest edges.
+function m2place(tip, x, y, w, h) {
+  tip.style.left = `${x}px`;
+  tip.style.top = `${y}px`;
+  tip.classList.toggle("m2-below", y < 0.25 * h);
+  tip.classList.toggle("m2-east", x < 0.2 * w);
+  tip.classList.toggle("m2-west", x > 0.8 * w);
+  tip.hidden = false;
+}

@@ -25,27 +25,18 @@ function mountPointPicture(host, data) {
       height: picture.height,
       alt: `Image ${index + 1} with ${picture.points.length} marked point${picture.points.length === 1 ? "" : "s"}`,
     });
-    const tip = el("div", "m2i-tip", frame, { role: "tooltip", id: `m2i-tip-${Math.random().toString(36).slice(2)}` });
+    const tip = el("div", "m2i-tip m2-tip", frame, { role: "tooltip", id: `m2i-tip-${Math.random().toString(36).slice(2)}` });
     tip.hidden = true;
     // The marker's radius in picture pixels (visualization/overlay.marker_radius), as a share of the width.
     const radius = Math.max(least, fraction * Math.min(picture.width, picture.height));
     const size = ((2.4 * radius) / picture.width) * 100;
     let pinned = null;
     const show = (button, point) => {
-      tip.replaceChildren();
-      const head = el("div", "", tip);
-      const swatch = el("span", "m2i-swatch", head);
-      swatch.style.background = point.colour;
-      el("b", "", head).textContent = `#${point.id}`;
-      el("span", "", head).textContent = ` ${point.label}`;
-      el("div", "", tip).textContent = `x ${point.px[0]}, y ${point.px[1]} px`;
-      el("div", "m2i-tip-k", tip).textContent = `(${point.k[0]}, ${point.k[1]}) of 1000`;
-      tip.style.left = `${point.x * 100}%`;
-      tip.style.top = `${point.y * 100}%`;
-      tip.classList.toggle("m2i-below", point.y < 0.25);
-      tip.classList.toggle("m2i-left", point.x > 0.75);
-      tip.classList.toggle("m2i-right", point.x < 0.25);
-      tip.hidden = false;
+      m2tip(tip, point.colour, point.id, ` ${point.label}`, [
+        `x ${point.px[0]}, y ${point.px[1]} px`,
+        `(${point.k[0]}, ${point.k[1]}) of 1000`,
+      ]);
+      m2place(tip, point.x * frame.clientWidth, point.y * frame.clientHeight, frame.clientWidth, frame.clientHeight);
       button.setAttribute("aria-describedby", tip.id);
     };
     const hide = (button) => {

@@ -249,7 +249,7 @@ function mountEvidencePlayer(host, data) {
   }
   // Hovering a mark (mouse) tells its id, label, time and coordinates, like the markers on pictures.
   let shown = [], pointer = null;
-  const tip = el("div", "m2p-tip", stage, { role: "tooltip" });
+  const tip = el("div", "m2p-tip m2-tip", stage, { role: "tooltip" });
   tip.hidden = true;
   function showTip() {
     const near = pointer && shown.filter((m) => Math.hypot(m.cx - pointer.x, m.cy - pointer.y) <= 1.2 * m.r);
@@ -259,20 +259,11 @@ function mountEvidencePlayer(host, data) {
       tip.hidden = true;
       return;
     }
-    tip.replaceChildren();
-    const head = el("div", "", tip);
-    el("span", "m2p-swatch", head).style.background = m.colour;
-    el("b", "", head).textContent = `#${m.id}`;
-    head.append(` ${m.label} \u00B7 ${m.at.toFixed(2)} s${m.track && !m.filled ? " (between keyframes)" : ""}`);
-    if (data.size)
-      el("div", "", tip).textContent = `x ${Math.round(m.nx * data.size[0])}, y ${Math.round(m.ny * data.size[1])} px`;
-    el("div", "m2p-tip-k", tip).textContent = `(${Math.round(m.nx * 1000)}, ${Math.round(m.ny * 1000)}) of 1000`;
-    tip.style.left = `${m.cx}px`;
-    tip.style.top = `${m.cy}px`;
-    tip.classList.toggle("m2p-tip-below", m.cy < stage.clientHeight * 0.25);
-    tip.classList.toggle("m2p-tip-left", m.cx < stage.clientWidth * 0.2);
-    tip.classList.toggle("m2p-tip-right", m.cx > stage.clientWidth * 0.8);
-    tip.hidden = false;
+    const lines = [`(${Math.round(m.nx * 1000)}, ${Math.round(m.ny * 1000)}) of 1000`];
+    if (data.size) lines.unshift(`x ${Math.round(m.nx * data.size[0])}, y ${Math.round(m.ny * data.size[1])} px`);
+    const between = m.track && !m.filled ? " (between keyframes)" : "";
+    m2tip(tip, m.colour, m.id, ` ${m.label} \u00B7 ${m.at.toFixed(2)} s${between}`, lines);
+    m2place(tip, m.cx, m.cy, stage.clientWidth, stage.clientHeight);
   }
   stage.addEventListener("pointermove", (event) => {
     if (event.pointerType !== "mouse") return;

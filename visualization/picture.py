@@ -15,12 +15,12 @@ from typing import Any
 from PIL import Image
 
 from inference.grounding import point_pixels
-from visualization.frontend import asset, html_element, script
+from visualization.frontend import html_element, script, style
 from visualization.marks import image_points
 from visualization.overlay import MARKER_FRACTION, MARKER_MIN
 from visualization.palette import hex_colour, id_colour, ink
 
-PICTURE_CSS = asset("picture.css")
+PICTURE_CSS = style("picture.css")
 PICTURE_JS = script("picture.js", mount="""
 const mount = () => mountPointPicture(element, props.value);
 mount();

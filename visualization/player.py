@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from visualization.filmstrip import FilmStrip, strip_frames
-from visualization.frontend import asset, html_element, script
+from visualization.frontend import html_element, script, style
 from visualization.marks import Evidence, Track, legend, video_evidence
 from visualization.masks import mask_set
 from visualization.overlay import MARKER_FRACTION, MARKER_MIN
 from visualization.palette import hex_colour, id_colour, ink
 
-PLAYER_CSS = asset("player.css")
+PLAYER_CSS = style("player.css")
 PLAYER_JS = script("player.js", mount="""
 let player = null;
 const mount = () => {

@@ -102,6 +102,8 @@ def limit_malloc_arenas(env: dict[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     try:
         arenas = int(env.get("MALLOC_ARENA_MAX", 2))
+        if arenas < 1:  # glibc accepts and ignores these
+            return False
         libc = ctypes.CDLL("libc.so.6")
         return libc.mallopt(-8, arenas) == 1  # -8 is M_ARENA_MAX in malloc.h
     except (OSError, AttributeError, ValueError):

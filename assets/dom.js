@@ -28,12 +28,13 @@ function m2tip(tip, colour, id, rest, lines) {
   });
 }
 
-// Show a tooltip at (x, y) pixels of its positioned parent (a w x h area), opening away from the nearest edges.
+// Show a tooltip at (x, y) pixels of its positioned parent (a w x h area), opening away from the nearest edges:
+// above the mark when it fits there (shared.css: a 20 px gap), else below.
 function m2place(tip, x, y, w, h) {
   tip.style.left = `${x}px`;
   tip.style.top = `${y}px`;
-  tip.classList.toggle("m2-below", y < 0.25 * h);
   tip.classList.toggle("m2-east", x < 0.2 * w);
   tip.classList.toggle("m2-west", x > 0.8 * w);
   tip.hidden = false;
+  tip.classList.toggle("m2-below", y - tip.offsetHeight - 24 < 0 && y < h / 2);
 }

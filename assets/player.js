@@ -43,7 +43,7 @@ function mountEvidencePlayer(host, data) {
 
   // Film strip: the frames the model saw that hold evidence, as it saw them, with their points; a frame seeks.
   function filmStrip(s) {
-    const node = el("div", "m2p-strip", root, { "aria-label": "frames with evidence" });
+    const node = el("div", "m2p-strip", root, { role: "group", "aria-label": "frames with evidence" });
     const url = source(s.src);
     for (const frame of s.frames) {
       const n = frame.dots.length;
@@ -54,7 +54,7 @@ function mountEvidencePlayer(host, data) {
         width: `${s.width}px`,
         height: `${s.height}px`,
         backgroundImage: `url("${url}")`,
-        backgroundPosition: `-${frame.i * s.width}px 0`,
+        backgroundPosition: `-${(frame.i % s.columns) * s.width}px -${Math.floor(frame.i / s.columns) * s.height}px`,
       });
       for (const [x, y, colour] of frame.dots) {
         const dot = el("span", "m2p-frame-dot", pic);
@@ -66,11 +66,14 @@ function mountEvidencePlayer(host, data) {
       const cell = event.target.closest("[data-t]");
       if (cell) seek(Number(cell.dataset.t));
     });
+    for (const name of ["wheel", "touchstart", "pointerdown", "keydown"])
+      node.addEventListener(name, () => (stripTouched = performance.now()), { passive: true });
     return node;
   }
-  let shownFrame = null;
+  let shownFrame = null, stripTouched = -Infinity;
   function markFrame(t) {
-    // The strip follows the playhead: the frame on screen is highlighted and kept in view (the page never scrolls).
+    // The strip follows the playhead: the frame on screen is highlighted and kept in view (the page never scrolls),
+    // unless the user scrolled the strip in the last few seconds.
     if (!strip) return;
     let best = null;
     for (const cell of strip.children)
@@ -82,6 +85,7 @@ function mountEvidencePlayer(host, data) {
     if (!best) return;
     best.classList.add("m2p-frame-on");
     const left = best.offsetLeft - strip.offsetLeft, right = left + best.offsetWidth;
+    if (performance.now() - stripTouched < 4000) return; // the user is looking through the strip: leave it be
     if (left < strip.scrollLeft || right > strip.scrollLeft + strip.clientWidth)
       strip.scrollLeft = left - (strip.clientWidth - best.offsetWidth) / 2;
   }

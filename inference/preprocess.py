@@ -262,17 +262,15 @@ class Molmo2Processor:
             if len(part["timestamps"]) != len(frames):
                 raise ValueError("A video given as frames needs one timestamp per frame.")
             height, width = frames[0].shape[:2]
-            squares = torch.stack([self._frame_square(f) for f in frames])
+            patches, thumbnails = self._frames(frames, (width, height))
             times = tuple(float(t) for t in part["timestamps"])
-            return _VideoFrames(self._patches(squares), frame_thumbnails(squares, (width, height)), times,
-                                part.get("frame_indices"), (width, height), None, None)  # fmt: skip
+            return _VideoFrames(patches, thumbnails, times, part.get("frame_indices"), (width, height), None, None)
         from inference.video import VideoClip, open_clip
 
         if isinstance(video, VideoClip):
-            squares = torch.stack([self._frame_square(f) for f in video.frames])
             size = (video.info.width, video.info.height)
-            return _VideoFrames(self._patches(squares), frame_thumbnails(squares, size), video.times,
-                                video.frame_indices, size, video.start, video.info)  # fmt: skip
+            patches, thumbnails = self._frames(video.frames, size)
+            return _VideoFrames(patches, thumbnails, video.times, video.frame_indices, size, video.start, video.info)
         start, end = request.clip or (None, None)
         with open_clip(video, max_frames=request.max_frames, max_fps=request.max_fps, start=start, end=end) as (
             plan,
@@ -281,16 +279,19 @@ class Molmo2Processor:
             side = self.settings.crop_size // self.settings.patch_size
             patches = torch.empty((len(plan.times), side * side, self.settings.patch_size**2 * 3), dtype=torch.uint8)
             size = (plan.info.width, plan.info.height)
-            thumbnails = None
+            thumbnails = np.zeros((len(plan.times), *thumbnail_shape(size)), np.uint8)
             for index, image in frames:  # the child decodes the next frame meanwhile
                 slots = [slot for slot, wanted in enumerate(plan.frame_indices) if wanted == index]
                 square = self._frame_square(image)[None]
                 patches[slots] = self._patches(square)
-                thumbnail = frame_thumbnails(square, size)
-                if thumbnails is None:
-                    thumbnails = np.empty((len(plan.times), *thumbnail.shape[1:]), np.uint8)
-                thumbnails[slots] = thumbnail
+                thumbnails[slots] = frame_thumbnails(square, size)
         return _VideoFrames(patches, thumbnails, plan.times, plan.frame_indices, size, plan.start, plan.info)
+
+    def _frames(self, frames, size: tuple[int, int]) -> tuple[torch.Tensor, np.ndarray]:
+        """Decoded frames -> their patches [T, 729, 588] and thumbnails, one frame at a time (bounded memory)."""
+        squares = [self._frame_square(f)[None] for f in frames]
+        thumbnails = np.concatenate([frame_thumbnails(square, size) for square in squares])
+        return self._patches(torch.cat(squares)), thumbnails
 
     def _frame_square(self, frame: np.ndarray) -> torch.Tensor:
         """One video frame [H, W, 3] uint8 -> its [3, 378, 378] uint8 resize, what the model sees of it (§5.2)."""
@@ -480,12 +481,16 @@ def patchify(crops: torch.Tensor, patch: int) -> torch.Tensor:
     return x.reshape(n, side * side, patch * patch * c)
 
 
+def thumbnail_shape(size: tuple[int, int], height: int = THUMBNAIL_HEIGHT) -> tuple[int, int, int]:
+    """[h, w, 3] of a thumbnail of a (width, height) video: `height` pixels high, the video's aspect ratio."""
+    return height, max(1, round(height * size[0] / max(size[1], 1))), 3
+
+
 def frame_thumbnails(squares: torch.Tensor, size: tuple[int, int], height: int = THUMBNAIL_HEIGHT) -> np.ndarray:
     """What the model saw of video frames (their square resize, [N, 3, S, S] uint8, §5.2), put back to the video's
     aspect ratio `size` (width, height) at `height` pixels: [N, height, width, 3] uint8, for the player's film
     strip. Made while the frames stream in, so nothing is decoded twice."""
-    width = max(1, round(height * size[0] / max(size[1], 1)))
-    small = F.interpolate(squares.float(), size=(height, width), mode="area")
+    small = F.interpolate(squares.float(), size=thumbnail_shape(size, height)[:2], mode="area")
     return small.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 

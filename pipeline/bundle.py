@@ -75,6 +75,8 @@ def manifest(answer, model_info: dict[str, Any], files: dict[str, Path]) -> dict
                 "file": answer.film_strip.path.name,
                 "frame_width": answer.film_strip.frame_width,
                 "frame_height": answer.film_strip.frame_height,
+                "columns": answer.film_strip.columns,  # frame i is at column i % columns, row i // columns
+                "times": list(answer.film_strip.times),  # seconds of the whole video
             },
         },
         "result": {

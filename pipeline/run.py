@@ -6,6 +6,7 @@ points as they stream and the command line can simply take the last event.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from inference.grounding import GroundedObject, Grounding, MediaLayout, Streamin
 from inference.media import load_image
 from pipeline.task import Task
 
+log = logging.getLogger("molmo2.pipeline")
 PARTIAL_EVERY = 0.15  # seconds between streamed UI updates when no new point arrived
 # What current Chromium, Firefox and Safari play: 8-bit 4:2:0 H.264/AV1/VP9 in MP4, VP8/VP9/AV1 in WebM.
 BROWSER_PLAYABLE = {"mp4": {"h264", "av1", "vp9"}, "mkv/webm": {"vp8", "vp9", "av1"}}
@@ -269,7 +271,11 @@ def _film_strip(workdir: Path, result):
     from visualization.filmstrip import write_film_strip
 
     times = tuple((result.clip_start or 0.0) + t for t in result.frame_times)
-    return write_film_strip(result.frame_thumbnails, times, workdir / "frames_seen.jpg")
+    try:
+        return write_film_strip(result.frame_thumbnails, times, workdir / "frames_seen.jpg")
+    except (OSError, ValueError) as err:  # a nicety: the answer stands without it
+        log.warning("no film strip: %s", err)
+        return None
 
 
 def _render(task: Task, workdir: Path, display: Grounding, images, result, masks) -> tuple[list[Path], Path | None]:

@@ -98,6 +98,11 @@ def test_hover_tells_id_label_and_coordinates(page, app_url, screenshot):
     assert tip.inner_text().split("\n") == ["#1 cat", "x 200, y 300 px", "(250, 500) of 1000"]
     page.mouse.move(5, 5)
     tip.wait_for(state="hidden")
+    page.locator(".one .m2i-point").first.click()  # pinned: stays after the mouse leaves ...
+    page.mouse.move(5, 5)
+    assert tip.is_visible()
+    page.keyboard.press("Escape")  # ... until Escape
+    tip.wait_for(state="hidden")
     page.locator(".set .m2i-point").nth(2).focus()  # keyboard users get the same
     assert "#3 dog" in page.locator(".set .m2i-tip").nth(1).inner_text()
     assert page.locator(".set .m2i-count").all_inner_texts() == ["Image 1: 2", "Image 2: 1"]
@@ -120,4 +125,10 @@ def test_tap_at_phone_width_pins_a_tooltip_that_stays_on_screen(phone, app_url, 
     box = tip.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     assert box["y"] > corner.bounding_box()["y"]  # below the marker, not off the top of the picture
+    page.locator(".set .m2i-img").first.tap(position={"x": 30, "y": 150})  # a tap elsewhere on the picture unpins
+    tip.wait_for(state="hidden")
+    corner.tap()
+    tip.wait_for(state="visible")
+    corner.tap()  # so does a second tap on the same marker
+    tip.wait_for(state="hidden")
     screenshot(page, "picture-phone")

@@ -96,7 +96,8 @@ def test_video_answer_layout_and_plan(engine, clip, tmp_path):
     assert answer.files["frames"].name == strip["file"] == "frames_seen.jpg"
     with Image.open(answer.files["frames"]) as row:
         assert row.size == (strip["frame_width"] * len(answer.layout.frame_times), strip["frame_height"])
-    assert answer.film_strip.times == answer.frame_times_in_video
+    assert strip["columns"] == len(answer.layout.frame_times)  # one row
+    assert answer.film_strip.times == answer.frame_times_in_video == pytest.approx(tuple(strip["times"]))
 
 
 def test_shifted_keys_move_video_points_only():

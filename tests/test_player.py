@@ -149,6 +149,13 @@ def test_film_strip_holds_the_frames_seen_and_the_evidence_on_each(tmp_path):
     assert [(f["t"], [d[3] for d in f["dots"]]) for f in far] == [(0.0, [4])]
     with pytest.raises(ValueError):
         write_film_strip(thumbnails, FRAME_TIMES[:3], tmp_path / "bad.jpg")
+    # 384 frames of a 2.39:1 video do not fit one JPEG row (65,535 px): they wrap into a second row
+    wide = np.zeros((384, 80, 191, 3), np.uint8)
+    wide[-1] = 200  # the last frame, at the start of row 2
+    many = write_film_strip(wide, [0.5 * i for i in range(384)], tmp_path / "wide.jpg")
+    assert many.columns == 340 and len(many.times) == 384 and many.cell(383) == (43 * 191, 80)
+    sheet = np.asarray(Image.open(many.path))
+    assert sheet.shape == (160, 340 * 191, 3) and sheet[120, 43 * 191 + 95, 0] > 190 and sheet[40, 95, 0] < 10
 
 
 @pytest.mark.browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,3 +74,9 @@ class Drafts:
         path = self._folder / f"draft_{self._count}.jpg"
         picture.convert("RGB").save(path, quality=90)
         return path
+
+    def clear(self) -> None:
+        """Remove the drafts once the answer's own files are shown (Gradio serves its copies of what it showed)."""
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None

@@ -56,7 +56,7 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
                         settings=panel.read(data, masks=data[masks]))  # fmt: skip
 
         chat_now = [*chat_messages(turns), {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-        picture, drafts = None, Drafts(backend)
+        picture, drafts, drawn_points = None, Drafts(backend), 0
         for event in run_events(backend, task, request):
             if isinstance(event, Loaded):
                 picture = event.images[0]
@@ -64,13 +64,16 @@ def image_tab(backend: Backend, panel: SettingsPanel) -> list[gr.Button]:
                 yield chat_now, gr.skip(), gr.skip(), gr.skip(), gr.skip(), status_line(event.message), *[gr.skip()] * 5
             elif isinstance(event, Partial):
                 chat_now[-1]["content"] = event.grounding.text or event.text
-                drawn = overlay_images([picture], event.grounding)[0] if event.points else None
+                fresh = event.points > drawn_points  # redraw only when new points arrived (partials come every 0.15 s)
+                drawn_points = event.points
+                drawn = overlay_images([picture], event.grounding)[0] if fresh else None
                 shown = picture_value([drafts.save(drawn.image)], event.grounding) if drawn else gr.skip()
                 yield (chat_now, shown, legend_html(drawn.legend) if drawn else gr.skip(),
                        gr.skip(), gr.skip(), *streaming_updates(event.text, "Molmo2 is answering…"))  # fmt: skip
             elif isinstance(event, Failed):  # the conversation stays as it was before this question
                 yield chat_messages(turns), *[gr.skip()] * 4, *failed_updates(event.message)
             elif isinstance(event, Answer):
+                drafts.clear()
                 chat_now[-1]["content"] = event.grounding.text or event.text
                 drawn_legend = marks.legend(marks.image_points(event.display).get(1, ()))
                 turns_now = [*turns, [text, event.text]]

@@ -88,13 +88,15 @@ class ModelSlot:
                     str(err) or type(err).__name__,
                     time.monotonic(),
                 )
-            _log(f"model {name} failed to load: {self._detail}")
+                detail = self._detail
+            _log(f"model {name} failed to load: {detail}")
             return
         with self._lock:
             if name != self.name:  # switched again while this one loaded: drop it
                 return
             self._state, self._detail, self._model, self._finished = READY, "", model, time.monotonic()
-        _log(f"model {name} ready on {self.device} ({self.dtype}) after {self._finished - self._started:.1f} s")
+            seconds = self._finished - self._started
+        _log(f"model {name} ready on {self.device} ({self.dtype}) after {seconds:.1f} s")
 
 
 def _log(line: str) -> None:

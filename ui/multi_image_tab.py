@@ -55,7 +55,7 @@ def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
             return Task("multi_image", tuple(paths), text, history=tuple(map(tuple, turns)), settings=panel.read(data))
 
         chat_now = [*chat_messages(turns), {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-        pictures, drafts = [], Drafts(backend)
+        pictures, drafts, drawn_points = [], Drafts(backend), 0
         skips = [gr.skip()] * 5
         for event in run_events(backend, task, request):
             if isinstance(event, Loaded):
@@ -64,11 +64,14 @@ def multi_image_tab(backend: Backend, panel: SettingsPanel) -> None:
                 yield chat_now, gr.skip(), gr.skip(), gr.skip(), gr.skip(), status_line(event.message), *skips
             elif isinstance(event, Partial):
                 chat_now[-1]["content"] = event.grounding.text or event.text
-                drawn = _drafts(drafts, pictures, event.grounding) if event.points else gr.skip()
+                fresh = event.points > drawn_points  # redraw only when new points arrived (partials come every 0.15 s)
+                drawn_points = event.points
+                drawn = _drafts(drafts, pictures, event.grounding) if fresh else gr.skip()
                 yield chat_now, drawn, gr.skip(), gr.skip(), gr.skip(), *streaming_updates(event.text, "Answering…")
             elif isinstance(event, Failed):  # the conversation stays as it was before this question
                 yield chat_messages(turns), *[gr.skip()] * 4, *failed_updates(event.message)
             elif isinstance(event, Answer):
+                drafts.clear()
                 chat_now[-1]["content"] = event.grounding.text or event.text
                 shown = picture_value(event.overlays, event.display, captions=True)
                 yield (chat_now, shown, _total(event, shown), [*turns, [text, event.text]], "",

@@ -97,6 +97,7 @@ def _strip_data(strip: FilmStrip | None, evidence: Evidence) -> dict[str, Any] |
         "src": _served(strip.path),
         "width": strip.frame_width,
         "height": strip.frame_height,
+        "columns": strip.columns,
         "frames": strip_frames(strip, evidence),
     }
 

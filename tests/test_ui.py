@@ -326,6 +326,24 @@ def test_video_tab_fits_a_phone(app, media, phone, screenshot):
     screenshot(page, "ui-video-phone")
 
 
+def test_image_tab_fits_a_phone_and_a_tap_tells_a_point(app, media, phone, screenshot):
+    page = phone
+    _open(page, app, "image", "Image")
+    page.locator("#image-input input[type=file]").set_input_files(str(media.image))
+    page.fill("#image-question textarea", "Point to the red discs.")
+    page.click("#image-ask")
+    _done(page, "image")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 392  # nothing wider than the screen
+    marker = page.locator("#image-overlay .m2i-point").nth(1)
+    marker.tap()
+    tip = page.locator("#image-overlay .m2i-tip")
+    tip.wait_for(state="visible")
+    assert tip.inner_text().startswith("#2 red discs")
+    box = tip.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    screenshot(page, "ui-image-phone")
+
+
 def test_full_queue_is_refused_and_the_server_keeps_serving(app, media, tmp_path):
     """A second app with room for one waiting request: of four at once some are told the queue is full, none
     fails otherwise, and the server answers the next request."""

@@ -123,6 +123,14 @@ def _open(page, app, tab: str, name: str):
     page.locator(f"#tab-{tab}-button").click()
 
 
+def _ask(page, app, tab: str, path, question: str):
+    """Open the tab, upload `path`, ask `question` (tabs whose elements are named <tab>-input, -question, -ask)."""
+    _open(page, app, tab, tab)
+    page.locator(f"#{tab}-input input[type=file]").set_input_files(str(path))
+    page.fill(f"#{tab}-question textarea", question)
+    page.click(f"#{tab}-ask")
+
+
 def _fetch_image(page, selector: str) -> np.ndarray:
     src = page.locator(selector).get_attribute("src")
     return np.array(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
@@ -314,10 +322,7 @@ def test_one_request_at_a_time_on_the_gpu_queue(app, media):
 
 def test_video_tab_fits_a_phone(app, media, phone, screenshot):
     page = phone
-    _open(page, app, "video", "Video")
-    page.locator("#video-input input[type=file]").set_input_files(str(media.clip))
-    page.fill("#video-question textarea", "How many red balls appear?")
-    page.click("#video-ask")
+    _ask(page, app, "video", media.clip, "How many red balls appear?")
     _done(page, "video")
     page.wait_for_function("document.querySelector('.video-player .m2p video').readyState >= 2", timeout=30_000)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 392  # nothing wider than the screen
@@ -328,10 +333,7 @@ def test_video_tab_fits_a_phone(app, media, phone, screenshot):
 
 def test_image_tab_fits_a_phone_and_a_tap_tells_a_point(app, media, phone, screenshot):
     page = phone
-    _open(page, app, "image", "Image")
-    page.locator("#image-input input[type=file]").set_input_files(str(media.image))
-    page.fill("#image-question textarea", "Point to the red discs.")
-    page.click("#image-ask")
+    _ask(page, app, "image", media.image, "Point to the red discs.")
     _done(page, "image")
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 392  # nothing wider than the screen
     marker = page.locator("#image-overlay .m2i-point").nth(1)

@@ -248,6 +248,20 @@ def test_bad_uploads_get_their_message_and_the_next_request_works(app, media, pa
     assert "upload" in page.locator("#tab-video .video-plan.error").inner_text(timeout=60_000).lower()
 
 
+def test_the_picture_is_redrawn_only_when_new_points_arrive(app, media, page, monkeypatch):
+    """Partial answers come every 0.15 s; drawing and sending a full picture for each would rebuild it (and its
+    tooltips) all through a long answer."""
+    from ui.answering import Drafts
+
+    saved = []
+    original = Drafts.save
+    monkeypatch.setattr(Drafts, "save", lambda self, picture: saved.append(1) or original(self, picture))
+    app.scripted.answers["Point, then talk."] = '<points coords="1 1 250 300">a disc</points>' + " and so on" * 200
+    _ask(page, app, "image", media.image, "Point, then talk.")  # 2.3 s of streaming after the point
+    _done(page, "image")
+    assert len(saved) == 2, saved  # the upload as loaded, then the one point as it arrived
+
+
 def test_stop_ends_the_answer_and_the_next_one_works(app, media, page):
     app.scripted.answers["Say a lot."] = "word " * 6000  # 35 s of streaming: a loaded CI machine cannot finish it
     _open(page, app, "image", "Image")
